@@ -1,0 +1,45 @@
+# Two commands matter: `make demo` and `make test`.  Both set up what a fresh
+# Debian 12 machine lacks: the system packages (when root) and .venv.
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       := .venv
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.hpcval-installed
+SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make
+PYTEST_OPTS ?=
+
+.PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean
+
+setup: sysdeps $(STAMP)
+
+sysdeps:
+	@scripts/sysdeps.sh $(SYS_PKGS)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: setup
+	$(BIN)/hpcval run --campaign demo; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
+	$(BIN)/hpcval report runs/demo/latest -o reports/demo --title "hpcval demo: $$(hostname)" && \
+	echo "Report: $(CURDIR)/reports/demo/index.html" && exit $$rc
+
+test: setup
+	$(BIN)/pytest $(PYTEST_OPTS)
+
+test-unit: setup
+	$(BIN)/pytest -m unit $(PYTEST_OPTS)
+
+test-integration: setup
+	$(BIN)/pytest -m integration $(PYTEST_OPTS)
+
+test-system: setup
+	$(BIN)/pytest -m system $(PYTEST_OPTS)
+
+clean:
+	rm -rf runs/ reports/*/ stage/ output/ .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,28 @@
+"""Where the numbers came from: per variant, and per ReFrame session."""
+import pandas as pd
+
+PROVENANCE_COLUMNS = ['system', 'partition', 'environ', 'check', 'runtime', 'mpi', 'fabric',
+                      'num_nodes', 'mpi_library', 'transport', 'image', 'image_digest',
+                      'hosts', 'job_nodelist']
+
+
+def cases(frame):
+    '''One row per distinct provenance, with how many test cases share it.'''
+    cols = [c for c in PROVENANCE_COLUMNS if c in frame.columns]
+    per_case = frame.drop_duplicates(['session_uuid', 'run_index', 'display_name', 'environ'])
+    per_case = per_case[cols].fillna('').astype(str)
+    out = per_case.groupby(cols, dropna=False).size().reset_index(name='cases')
+    return out.sort_values(['check', 'environ']).reset_index(drop=True)
+
+
+def outcomes(frame):
+    '''One row per test case: result, failure phase and reason.'''
+    per_case = frame.drop_duplicates(['session_uuid', 'run_index', 'display_name', 'environ'])
+    cols = ['display_name', 'system', 'partition', 'environ', 'result', 'fail_phase', 'fail_reason']
+    return per_case[[c for c in cols if c in per_case.columns]].reset_index(drop=True)
+
+
+def summary(frame):
+    per_case = outcomes(frame)
+    return {'cases': len(per_case), 'passed': int((per_case['result'] == 'pass').sum()),
+            'failed': int((per_case['result'] != 'pass').sum())}

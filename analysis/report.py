@@ -1,0 +1,119 @@
+"""Assemble a report directory: index.html, report.md, tables/*.csv, figures/*.
+
+The directory is built beside its destination and renamed into place, so a
+reader never sees half a report and a failure leaves the old one intact.
+"""
+import base64
+import datetime as _dt
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from analysis import figures, matmul, microbench, provenance
+
+TEMPLATES = Path(__file__).with_name('templates')
+
+
+@dataclass
+class Report:
+    title: str
+    summary: dict
+    tables: dict = field(default_factory=dict)     # name -> DataFrame (written as CSV)
+    figures: dict = field(default_factory=dict)    # name -> (title, Figure)
+    sessions: pd.DataFrame = None
+    sources: list = field(default_factory=list)
+
+
+def build(dataset, title='hpcval report'):
+    '''Dataset -> Report (tables and figures, nothing written yet).'''
+    frame = dataset.frame
+    rep = Report(title=title, summary=provenance.summary(frame), sessions=dataset.sessions,
+                 sources=dataset.sources)
+    curve = microbench.curves(frame)
+    if not curve.empty:
+        rep.tables['microbench_curves'] = curve
+        rep.tables['microbench_key_figures'] = microbench.key_figures(curve)
+        for name, fn, cap in (('latency_vs_size', figures.latency_vs_size, 'Latency vs message size'),
+                              ('bandwidth_vs_size', figures.bandwidth_vs_size, 'Bandwidth vs message size')):
+            fig = fn(curve)
+            if fig is not None:
+                rep.figures[name] = (cap, fig)
+    mm = matmul.table(frame)
+    if not mm.empty:
+        rep.tables['matmul'] = mm
+        rep.figures['matmul_rates'] = ('DGEMM rate vs matrix order', figures.matmul_rates(mm))
+    rep.tables['cases'] = provenance.outcomes(frame)
+    rep.tables['provenance'] = provenance.cases(frame)
+    rep.tables['sessions'] = dataset.sessions
+    rep.tables['results'] = frame
+    return rep
+
+
+def _fmt(value, digits=3):
+    if isinstance(value, float):
+        if value != value:
+            return ''
+        if abs(value) >= 100:
+            return f'{value:,.1f}'
+        return f'{value:.{digits}g}'
+    return '' if value is None else str(value)
+
+
+def _size(n):
+    return figures._size_fmt(n)
+
+
+def _env():
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(['html', 'j2']),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters['fmt'] = _fmt
+    env.filters['size'] = _size
+    return env
+
+
+def render(rep, outdir):
+    '''Write ``rep`` to ``outdir`` atomically; returns the index.html path.'''
+    outdir = Path(outdir)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.tmp-', dir=outdir.parent))
+    try:
+        (tmp / 'tables').mkdir()
+        (tmp / 'figures').mkdir()
+        for name, df in rep.tables.items():
+            df.to_csv(tmp / 'tables' / f'{name}.csv', index=False)
+        embedded = {}
+        for name, (caption, fig) in rep.figures.items():
+            png = figures.to_bytes(fig, 'png')
+            (tmp / 'figures' / f'{name}.png').write_bytes(png)
+            (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
+            embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
+        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables,
+               'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+        env = _env()
+        (tmp / 'index.html').write_text(env.get_template('index.html.j2').render(**ctx))
+        md_env = _env()
+        md_env.autoescape = False
+        (tmp / 'report.md').write_text(md_env.get_template('report.md.j2').render(**ctx))
+        _swap_into_place(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir / 'index.html'
+
+
+def _swap_into_place(tmp, outdir):
+    old = None
+    if outdir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.old-', dir=outdir.parent))
+        os.rmdir(old)
+        os.rename(outdir, old)
+    os.rename(tmp, outdir)
+    os.chmod(outdir, 0o755)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

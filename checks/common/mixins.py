@@ -1,0 +1,87 @@
+"""Mixins every hpcval check shares: node count, provenance, and launcher tweaks."""
+import os
+import re
+
+import reframe as rfm
+import reframe.utility.sanity as sn
+from reframe.core.builtins import parameter, variable, run_after, run_before
+
+from common import osu
+
+
+class NodeCountMixin(rfm.RegressionMixin):
+    '''``num_nodes`` as a loggable parameter (ReFrame has no such attribute yet).
+
+    ``hpcval run --nodes 1,2,3`` re-parameterises it with ``-P num_nodes:1,2,3``;
+    a partition declares how many nodes it has in ``extras['max_nodes']``.
+    '''
+    num_nodes = parameter([1], type=int, loggable=True)
+
+    @run_after('setup')
+    def skip_beyond_partition(self):
+        max_nodes = self.current_partition.extras.get('max_nodes', 1)
+        self.skip_if(self.num_nodes > max_nodes,
+                     f'num_nodes={self.num_nodes} but partition '
+                     f'{self.current_partition.fullname} has {max_nodes} node(s)')
+
+
+class ProvenanceMixin(rfm.RegressionMixin):
+    '''Record where a number came from, as loggable fields of the run report.
+
+    The program prints ``# MPI Library: ...`` (from MPI_Get_library_version in
+    the running binary) and ``# Hosts: ...``; sanity fails when the library is
+    not of the family the programming environment promises.
+    '''
+    runtime = variable(str, value='bare', loggable=True)
+    mpi = variable(str, value='host', loggable=True)
+    fabric = variable(str, value='', loggable=True)
+    transport = variable(str, value='', loggable=True)
+    image = variable(str, value='', loggable=True)
+    image_digest = variable(str, value='', loggable=True)
+    mpi_library = variable(str, value='', loggable=True)
+    hosts = variable(str, value='', loggable=True)
+    #: Substring the loaded MPI library must contain; default: the
+    #: environment's ``extras['mpi_family']``
+    expected_mpi = variable(str, type(None), value=None, loggable=True)
+
+    @run_after('setup')
+    def set_expected_mpi(self):
+        if self.expected_mpi is None:
+            self.expected_mpi = self.current_environ.extras.get('mpi_family', '')
+
+    @run_before('sanity')
+    def record_provenance(self):
+        try:
+            text = self._stdout_text()
+        except OSError:
+            return
+        m = re.search(r'^#\s*MPI Library:\s*(.+?)\s*$', text, re.M)
+        if m:
+            self.mpi_library = m.group(1).strip('\x00 \t')
+        m = re.search(r'^#\s*Hosts:\s*(.*?)\s*$', text, re.M)
+        if m:
+            self.hosts = ','.join(sorted(set(h for h in m.group(1).split(',') if h)))
+
+    def _stdout_text(self):
+        with open(os.path.join(self.stagedir, str(self.stdout.evaluate()))) as fp:
+            return fp.read()
+
+    def provenance_problems(self):
+        found = []
+        if not self.mpi_library:
+            found.append('the program did not report its MPI library')
+        elif self.expected_mpi and self.expected_mpi not in self.mpi_library:
+            found.append(f'MPI library is {self.mpi_library!r}, '
+                         f'expected {self.expected_mpi!r}')
+        return found
+
+
+def assert_no_problems(problems, what):
+    '''One sanity assertion listing every problem found, or True.'''
+    return sn.assert_false(problems, msg=f'{what}: ' + '; '.join(problems))
+
+
+def unbind_for_threads(test):
+    '''mpirun binds small jobs to one core; a threaded rank needs them all.'''
+    if test.current_partition.launcher_type.registered_name in ('mpirun', 'mpiexec'):
+        test.job.launcher.options += ['--bind-to', 'none']

@@ -1,0 +1,97 @@
+"""Dense matrix multiply (DGEMM) rate per node and its fraction of nominal peak.
+
+One MPI rank per node runs checks/src/matmul_bench.py with every core for
+BLAS threads.  The nominal peak (cores x clock x FLOP/cycle from the vector
+flags) is computed on the node; a partition may override any factor in its
+``extras``: ``peak_gflops``, ``clock_ghz``, ``flops_per_cycle``.
+"""
+import os
+import re
+import sys
+
+import reframe as rfm
+import reframe.utility.sanity as sn
+import reframe.utility.typecheck as typ
+from reframe.core.builtins import (parameter, run_after, run_before,
+                                   sanity_function, variable)
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
+                           assert_no_problems, unbind_for_threads)
+
+_ROW = re.compile(r'^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s*$', re.M)
+_PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.M)
+
+
+@rfm.simple_test
+class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
+    descr = 'DGEMM GFLOP/s per node against the nominal peak'
+    valid_systems = ['*']
+    valid_prog_environs = ['+mpi']
+    tags = {'kernel', 'matmul'}
+    backend = parameter(['numpy'], loggable=True)
+    workload = variable(str, value='matmul', loggable=True)
+    sizes = variable(typ.List[int], value=[1024, 2048, 4096], loggable=True)
+    reps = variable(int, value=5, loggable=True)
+    python = variable(str, value=sys.executable)
+    peak_derivation = variable(str, value='', loggable=True)
+
+    @run_after('setup')
+    def set_job(self):
+        self.num_tasks = self.num_nodes
+        self.num_tasks_per_node = 1
+        cores = self.current_partition.processor.num_cores
+        if cores:
+            self.num_cpus_per_task = cores
+        extras = self.current_partition.extras
+        self.executable = self.python
+        self.executable_opts = [os.path.join(self.stagedir, 'matmul_bench.py'),
+                                '--backend', self.backend,
+                                '--sizes', ','.join(str(int(n)) for n in self.sizes),
+                                '--reps', str(self.reps)]
+        for key in ('peak_gflops', 'clock_ghz', 'flops_per_cycle'):
+            if extras.get(key):
+                self.executable_opts += [f'--{key.replace("_", "-")}', str(extras[key])]
+
+    @run_before('run')
+    def threads_everywhere(self):
+        unbind_for_threads(self)
+
+    def _rows(self):
+        return {int(n): float(med) for n, med, _ in _ROW.findall(self._stdout_text())}
+
+    @sanity_function
+    def validate(self):
+        try:
+            text = self._stdout_text()
+        except OSError as err:
+            return sn.assert_true(False, msg=f'no output: {err}')
+        rows = self._rows()
+        problems = [f'no result for n={n}' for n in self.sizes if int(n) not in rows]
+        problems += [f'non-positive rate for n={n}' for n, v in rows.items() if not v > 0]
+        if '# Validation: Pass' not in text:
+            problems.append('product failed the Freivalds check (or no validation line)')
+        peak = _PEAK.search(text)
+        if not peak or not float(peak.group(1)) > 0:
+            problems.append('no nominal peak reported')
+        else:
+            self.peak_derivation = peak.group(2).strip()
+        problems += self.provenance_problems()
+        return assert_no_problems(problems, 'matmul')
+
+    @run_before('performance')
+    def set_perf_variables(self):
+        self.perf_variables = {'nominal_peak': sn.make_performance_function(self._peak(), 'GFLOP/s')}
+        for n in self.sizes:
+            n = int(n)
+            self.perf_variables[f'gflops_n{n}'] = sn.make_performance_function(self._rate(n), 'GFLOP/s')
+            self.perf_variables[f'peak_pct_n{n}'] = sn.make_performance_function(
+                100.0 * self._rate(n) / self._peak(), '%')
+
+    @sn.deferrable
+    def _rate(self, n):
+        return self._rows()[n]
+
+    @sn.deferrable
+    def _peak(self):
+        return float(_PEAK.search(self._stdout_text()).group(1))

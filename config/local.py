@@ -1,0 +1,107 @@
+"""ReFrame site configuration for any single Linux machine.
+
+One partition, ReFrame's local scheduler, Open MPI's ``mpirun``.  Open MPI
+is allowed to run as root and kept on loopback, so a benchmark never sends a
+byte over the machine's real network.  Perflogs, the debug log and the JSON
+run report go under ``$HPCVAL_RUN_DIR`` (``hpcval run`` sets it to
+``runs/<campaign>/<timestamp>``; plain ``reframe -C`` uses ``runs/adhoc``).
+"""
+import os
+
+from reframe.utility.cpuinfo import cpuinfo
+
+RUN_DIR = os.environ.get('HPCVAL_RUN_DIR', os.path.join('runs', 'adhoc'))
+
+OPENMPI_ENV = [
+    # Open MPI refuses to start as root without both (CI runs as root)
+    ['OMPI_ALLOW_RUN_AS_ROOT', '1'],
+    ['OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', '1'],
+    # Left alone it would pick eth0; loopback keeps MPI traffic on this machine
+    ['OMPI_MCA_btl_tcp_if_include', 'lo'],
+    ['OMPI_MCA_oob_tcp_if_include', 'lo'],
+]
+
+site_configuration = {
+    'systems': [
+        {
+            'name': 'local',
+            'descr': 'This machine: local scheduler, mpirun, MPI on loopback',
+            'hostnames': ['.*'],
+            'modules_system': 'nomod',
+            'partitions': [
+                {
+                    'name': 'default',
+                    'descr': 'All cores of this machine',
+                    'scheduler': 'local',
+                    'launcher': 'mpirun',
+                    'environs': ['host-openmpi'],
+                    # One job at a time: concurrent benchmarks on shared cores
+                    # would measure each other.
+                    'max_jobs': 1,
+                    # ReFrame auto-detects only partitions whose launcher is
+                    # 'local'; with mpirun we run its detector ourselves: the
+                    # partition is this very machine.
+                    'processor': cpuinfo(),
+                    'extras': {
+                        'max_nodes': 1,
+                        # Override the nominal peak model here if the vector
+                        # flags mislead: 'peak_gflops', 'clock_ghz',
+                        # 'flops_per_cycle'.
+                    },
+                },
+            ],
+        },
+    ],
+    'environments': [
+        {
+            'name': 'host-openmpi',
+            'cc': 'mpicc',
+            'cxx': 'mpicxx',
+            'ftn': 'mpif90',
+            'features': ['mpi', 'openmpi'],
+            'extras': {'mpi_family': 'Open MPI'},
+            'env_vars': OPENMPI_ENV,
+        },
+    ],
+    'logging': [
+        {
+            'level': 'debug',
+            'handlers': [
+                {
+                    'type': 'file',
+                    'name': os.path.join(RUN_DIR, 'reframe.log'),
+                    'level': 'debug2',
+                    'format': '[%(asctime)s] %(levelname)s: %(check_info)s: %(message)s',
+                    'append': False,
+                },
+                {
+                    'type': 'stream',
+                    'name': 'stdout',
+                    'level': 'info',
+                    'format': '%(message)s',
+                },
+            ],
+            'handlers_perflog': [
+                {
+                    'type': 'filelog',
+                    'prefix': '%(check_system)s/%(check_partition)s',
+                    'level': 'info',
+                    'basedir': os.path.join(RUN_DIR, 'perflogs'),
+                    'format': ('%(check_job_completion_time)s|reframe %(version)s|'
+                               '%(check_display_name)s|%(check_system)s:%(check_partition)s|'
+                               '%(check_environ)s|%(check_result)s|%(check_#ALL)s'),
+                    'format_perfvars': ('%(check_perf_value)s|%(check_perf_unit)s|'
+                                        '%(check_perf_ref)s|%(check_perf_lower_thres)s|'
+                                        '%(check_perf_upper_thres)s|'),
+                    'append': True,
+                },
+            ],
+        },
+    ],
+    'general': [
+        {
+            'report_file': os.path.join(RUN_DIR, 'report.json'),
+            'check_search_path': ['checks/'],
+        },
+    ],
+}

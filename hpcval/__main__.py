@@ -1,0 +1,5 @@
+import sys
+
+from hpcval.cli import main
+
+sys.exit(main())
