@@ -11,6 +11,7 @@ import os
 from reframe.utility.cpuinfo import cpuinfo
 
 RUN_DIR = os.environ.get('HPCVAL_RUN_DIR', os.path.join('runs', 'adhoc'))
+os.makedirs(RUN_DIR, exist_ok=True)   # the log handler opens its file at load time
 
 OPENMPI_ENV = [
     # Open MPI refuses to start as root without both (CI runs as root)

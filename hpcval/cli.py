@@ -71,8 +71,7 @@ def parser():
     r.add_argument('-S', '--setvar', action='append', type=_setvar, metavar='[TEST.]VAR=VAL',
                    help='set a check variable (passed to ReFrame)')
     r.add_argument('--name', help='campaign label for runs/<name>/ (default: the campaign or "adhoc")')
-    r.add_argument('reframe_args', nargs=argparse.REMAINDER,
-                   help='after --: options passed to reframe unchanged')
+    r.epilog = 'Options after a lone -- go to reframe unchanged.'
     r.set_defaults(func=cmd_run)
 
     rp = sub.add_parser('report', help='turn run reports into an HTML/Markdown/CSV report')
@@ -86,9 +85,13 @@ def parser():
 
 def main(argv=None):
     from analysis.errors import InputError
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = []
+    if '--' in argv:
+        i = argv.index('--')
+        argv, passthrough = argv[:i], argv[i + 1:]
     args = parser().parse_args(argv)
-    if getattr(args, 'reframe_args', None) and args.reframe_args[0] == '--':
-        args.reframe_args = args.reframe_args[1:]
+    args.reframe_args = passthrough
     try:
         return args.func(args)
     except (UsageError, InputError) as err:

@@ -89,8 +89,9 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
     proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
     report = rundir / 'report.json'
     if not report.exists():
-        print(f'hpcval run: error: ReFrame wrote no run report (exit {proc.returncode}); '
-              f'see {rundir}/reframe.log', file=sys.stderr)
+        why = ('no test case was selected' if proc.returncode == 0
+               else f'ReFrame failed before running anything (exit {proc.returncode})')
+        print(f'hpcval run: error: {why}; no run report in {rundir}', file=sys.stderr)
         return 2, rundir
     _point_latest(rundir)
     print(f'hpcval run: run report {report}')

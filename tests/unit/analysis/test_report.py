@@ -1,0 +1,82 @@
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from analysis import ingest, matmul, microbench, report
+from runreports import latency_case, make_case, report as runreport, write
+
+
+def _dataset(tmp_path):
+    cases = [latency_case({'1B': 0.30, '8B': 0.35, '4MiB': 400.0}, run_index=0),
+             latency_case({'1B': 0.32, '8B': 0.45, '4MiB': 420.0}, run_index=1),
+             latency_case({'1B': 0.31, '8B': 0.40, '4MiB': 410.0}, run_index=2),
+             make_case('MpiMicrobench %num_nodes=1 %benchmark=bw',
+                      {'bw_1B': (8.0, 'MB/s'), 'bw_4MiB': (7000.0, 'MB/s')}, benchmark='bw',
+                      num_nodes=1, workload='mpi_microbench', mpi_library='Open MPI v4.1.4'),
+             make_case('MatmulBench %num_nodes=1 %backend=numpy',
+                      {'nominal_peak': (32.0, 'GFLOP/s'), 'gflops_n1024': (30.0, 'GFLOP/s'),
+                       'gflops_n4096': (36.0, 'GFLOP/s'), 'peak_pct_n4096': (112.5, '%')},
+                      workload='matmul', num_nodes=1, backend='numpy', peak_derivation='2 cores x 2 GHz x 8',
+                      mpi_library='Open MPI v4.1.4'),
+             make_case('MpiMicrobench %num_nodes=1 %benchmark=bibw', result='fail', fail_phase='sanity',
+                      fail_reason='bibw: <script>alert(1)</script> missing sizes')]
+    return ingest.load([write(tmp_path / 'report.json', runreport(cases))])
+
+
+def test_curves_are_medians_over_repeats(tmp_path):
+    curve = microbench.curves(_dataset(tmp_path).frame)
+    lat8 = curve[(curve['benchmark'] == 'latency') & (curve['msg_size'] == 8)].iloc[0]
+    assert lat8['median'] == pytest.approx(0.40) and lat8['min'] == 0.35 and lat8['max'] == 0.45
+    assert lat8['n'] == 3
+    keys = microbench.key_figures(curve).set_index('benchmark')
+    assert keys.loc['latency', 'msg_size'] == 8 and keys.loc['bw', 'msg_size'] == 4 << 20
+
+
+def test_matmul_table_percent_of_peak(tmp_path):
+    t = matmul.table(_dataset(tmp_path).frame).set_index('n')
+    assert t.loc[4096, 'pct_of_peak'] == pytest.approx(112.5)
+    assert t.loc[1024, 'gflops_median'] == 30.0 and t.loc[1024, 'nominal_peak_gflops'] == 32.0
+    assert t.loc[4096, 'peak_derivation'] == '2 cores x 2 GHz x 8'
+
+
+def test_render_writes_every_part_and_escapes(tmp_path):
+    rep = report.build(_dataset(tmp_path), 'unit report')
+    index = report.render(rep, tmp_path / 'reports' / 'unit')
+    out = index.parent
+    html = index.read_text()
+    for name in ('latency_vs_size', 'bandwidth_vs_size', 'matmul_rates'):
+        assert (out / 'figures' / f'{name}.png').stat().st_size > 1000
+        assert (out / 'figures' / f'{name}.svg').read_text().lstrip().startswith('<?xml')
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 3     # self-contained
+    assert '<script>alert(1)</script>' not in html and '&lt;script&gt;' in html
+    assert 'Open MPI v4.1.4' in html and '112.5 %' in html
+    md = (out / 'report.md').read_text()
+    assert '| latency |' in md and '![Latency vs message size](figures/latency_vs_size.png)' in md
+    for t in ('microbench_curves', 'microbench_key_figures', 'matmul', 'provenance', 'cases', 'results'):
+        assert not pd.read_csv(out / 'tables' / f'{t}.csv').empty
+    assert not [p for p in out.parent.iterdir() if p.name.startswith('.')]   # no temp dirs left
+
+
+def test_failed_render_keeps_the_old_report(tmp_path, monkeypatch):
+    ds = _dataset(tmp_path)
+    dest = tmp_path / 'reports' / 'r'
+    report.render(report.build(ds, 'first'), dest)
+    first = (dest / 'index.html').read_text()
+
+    def boom(*a, **k):
+        raise RuntimeError('disk full')
+    monkeypatch.setattr(report.figures, 'to_bytes', boom)
+    with pytest.raises(RuntimeError):
+        report.render(report.build(ds, 'second'), dest)
+    assert (dest / 'index.html').read_text() == first
+    assert sorted(p.name for p in dest.parent.iterdir()) == ['r']
+
+
+def test_rerender_replaces_the_report(tmp_path):
+    ds = _dataset(tmp_path)
+    dest = tmp_path / 'r'
+    report.render(report.build(ds, 'first title'), dest)
+    report.render(report.build(ds, 'second title'), dest)
+    assert 'second title' in (dest / 'index.html').read_text()
