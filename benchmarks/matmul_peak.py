@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""DGEMM n=4096 through the matmul check, against the node's nominal peak.
+
+The check runs with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (this command
+only: some machines here set them, and they slow a current numpy).  A bare
+numpy timing in the same script gives the harness/bare ratio.
+
+    .venv/bin/python benchmarks/matmul_peak.py [--rounds 3] [--n 4096]
+"""
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, cases, median, perf, without_openblas_overrides
+
+BARE = '''
+import time, numpy as np
+n = {n}; a = np.random.rand(n, n); b = np.random.rand(n, n); a @ b
+rates = []
+for _ in range({reps}):
+    t = time.perf_counter(); a @ b; rates.append(2 * n**3 / (time.perf_counter() - t) / 1e9)
+rates.sort(); print(rates[len(rates) // 2])
+'''
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--n', type=int, default=4096)
+    ap.add_argument('--reps', type=int, default=5)
+    args = ap.parse_args()
+    env = without_openblas_overrides()
+    runs = Path(tempfile.mkdtemp(prefix='hpcval-matmul-'))
+    try:
+        harness, bare, peak, how = [], [], None, ''
+        for r in range(args.rounds):
+            proc = subprocess.run([str(Path(sys.executable).parent / 'hpcval'), 'run', 'matmul',
+                                   '--name', f'm{r}', '-S', f'MatmulBench.sizes={args.n}',
+                                   '-S', f'MatmulBench.reps={args.reps}'],
+                                  cwd=ROOT, env=dict(env, HPCVAL_RUNS=str(runs)), capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(proc.stdout[-2000:])
+            _, tcs = cases(runs / f'm{r}' / 'latest')
+            tc = next(t for t in tcs if t['display_name'].startswith('MatmulBench'))
+            p = perf(tc)
+            harness.append(p[f'gflops_n{args.n}'])
+            peak, how = p['nominal_peak'], tc['peak_derivation']
+            out = subprocess.run([sys.executable, '-c', BARE.format(n=args.n, reps=args.reps)],
+                                 env=env, capture_output=True, text=True, check=True)
+            bare.append(float(out.stdout))
+            print(f'round {r}: harness {harness[-1]:.1f} GFLOP/s, bare numpy {bare[-1]:.1f} GFLOP/s', flush=True)
+        print()
+        print(f'Nominal peak: {peak:.2f} GFLOP/s = {how}')
+        print()
+        print('| n | harness (median) | % of nominal peak | bare numpy (median) | harness/bare | target |')
+        print('|---:|---:|---:|---:|---:|---|')
+        print(f'| {args.n} | {median(harness):.1f} GFLOP/s | {100 * median(harness) / peak:.1f} % '
+              f'| {median(bare):.1f} GFLOP/s | {median(harness) / median(bare):.3f} | >= 90 % of peak |')
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
