@@ -11,9 +11,8 @@ import sys
 
 import reframe as rfm
 import reframe.utility.sanity as sn
-from reframe.core.builtins import (fixture, parameter, performance_function,
-                                   run_after, run_before, sanity_function,
-                                   variable)
+from reframe.core.builtins import (fixture, parameter, run_after, run_before,
+                                   sanity_function, variable)
 
 sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame loads us
 from common import osu                                          # noqa: E402
@@ -100,7 +99,7 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
     @run_after('setup')
     def set_executable(self):
         builtdir = self.osu_build.stagedir
-        opts = [f'-m', f'{BENCHMARKS[self.benchmark][2]}:{self.max_message_size}']
+        opts = ['-m', f'{BENCHMARKS[self.benchmark][2]}:{self.max_message_size}']
         for flag, value in (('-i', self.num_iters), ('-x', self.num_warmup)):
             if value is not None:
                 opts += [flag, str(value)]

@@ -58,7 +58,7 @@ def reframe_command(checks, system, rundir, campaign, nodes=(1,), repeat=1, setv
             '--session-extras',
             f'hpcval_campaign={campaign},hpcval_version={__version__},hpcval_git={_git_commit() or "unknown"}']
     if list(nodes) != [1]:
-        cmd += ['-P', 'num_nodes:' + ','.join(str(int(n)) for n in nodes)]
+        cmd += ['-P', 'num_nodes=' + ','.join(str(int(n)) for n in nodes)]
     if repeat and int(repeat) > 1:
         cmd += ['--repeat', str(int(repeat))]
     for var, value in (setvars or {}).items():

@@ -6,13 +6,12 @@ import reframe as rfm
 import reframe.utility.sanity as sn
 from reframe.core.builtins import parameter, variable, run_after, run_before
 
-from common import osu
 
 
-class NodeCountMixin(rfm.RegressionMixin):
+class NodeCountMixin(rfm.RegressionTestPlugin):
     '''``num_nodes`` as a loggable parameter (ReFrame has no such attribute yet).
 
-    ``hpcval run --nodes 1,2,3`` re-parameterises it with ``-P num_nodes:1,2,3``;
+    ``hpcval run --nodes 1,2,3`` re-parameterises it with ``-P num_nodes=1,2,3``;
     a partition declares how many nodes it has in ``extras['max_nodes']``.
     '''
     num_nodes = parameter([1], type=int, loggable=True)
@@ -25,7 +24,7 @@ class NodeCountMixin(rfm.RegressionMixin):
                      f'{self.current_partition.fullname} has {max_nodes} node(s)')
 
 
-class ProvenanceMixin(rfm.RegressionMixin):
+class ProvenanceMixin(rfm.RegressionTestPlugin):
     '''Record where a number came from, as loggable fields of the run report.
 
     The program prints ``# MPI Library: ...`` (from MPI_Get_library_version in

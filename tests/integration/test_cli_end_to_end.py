@@ -108,3 +108,17 @@ def test_osu_implementation_without_binaries_is_skipped_not_faked(tmp_path):
     assert 'no osu_latency in OSU_DIR or PATH' in proc.stdout
     assert not [t for t in cases(load_report(runs / 'noosu' / 'latest'))
                 if t.get('benchmark') == 'latency' and t['result'] == 'pass']
+
+
+def test_node_counts_beyond_the_partition_are_skipped(tmp_path):
+    runs = tmp_path / 'runs'
+    proc = hpcval('run', 'matmul', '--nodes', '1,2', '--name', 'nodes', '-S', 'MatmulBench.sizes=64',
+                  '-S', 'MatmulBench.reps=1', runs=runs)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    by_nodes = {t['num_nodes']: t for t in cases(load_report(runs / 'nodes' / 'latest'))}
+    assert by_nodes[1]['result'] == 'pass' and by_nodes[2]['result'] == 'skip'
+    assert '%num_nodes=2' in by_nodes[2]['display_name']
+    out = tmp_path / 'rep'
+    assert hpcval('report', runs / 'nodes', '-o', out).returncode == 0
+    md = (out / 'report.md').read_text()
+    assert '1 passed, 0 failed, 1 skipped' in md

@@ -12,7 +12,7 @@ def test_reframe_command_carries_run_dir_nodes_repeat_and_vars(tmp_path):
     assert f'-c {paths.CHECKS}/mpi_microbench.py' in line and f'-c {paths.CHECKS}/matmul.py' in line
     assert f'--report-file {tmp_path}/report.json' in line
     assert f'--perflogdir {tmp_path}/perflogs' in line
-    assert '-P num_nodes:1,2' in line and '--repeat 3' in line
+    assert '-P num_nodes=1,2' in line and '--repeat 3' in line
     assert '-S MatmulBench.sizes=64,128' in line and '-S x=1' in line
     assert 'hpcval_campaign=demo' in line
 
