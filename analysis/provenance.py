@@ -3,7 +3,7 @@ import pandas as pd
 
 PROVENANCE_COLUMNS = ['system', 'partition', 'environ', 'check', 'runtime', 'mpi', 'fabric',
                       'num_nodes', 'mpi_library', 'transport', 'image', 'image_digest',
-                      'hosts', 'job_nodelist']
+                      'implementation', 'backend', 'backend_version', 'hosts', 'job_nodelist']
 
 
 def cases(frame):

@@ -35,6 +35,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
     reps = variable(int, value=5, loggable=True)
     python = variable(str, value=sys.executable)
     peak_derivation = variable(str, value='', loggable=True)
+    backend_version = variable(str, value='', loggable=True)
 
     @run_after('setup')
     def set_job(self):
@@ -76,6 +77,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
             problems.append('no nominal peak reported')
         else:
             self.peak_derivation = peak.group(2).strip()
+        version = re.search(rf'^# {re.escape(self.backend)} (\S+)', text, re.M)
+        self.backend_version = version.group(1) if version else ''
         problems += self.provenance_problems()
         return assert_no_problems(problems, 'matmul')
 

@@ -75,6 +75,7 @@ def test_matmul_variables_and_peak(smoke_run):
     for n in MATMUL_SIZES:
         assert perf[f'peak_pct_n{n}'][0] == pytest.approx(100 * perf[f'gflops_n{n}'][0] / peak, rel=1e-6)
     assert 'FLOP/cycle' in tc['peak_derivation'] or tc['peak_derivation'] == 'site config'
+    assert tc['backend'] == 'numpy' and tc['backend_version'][0].isdigit()
 
 
 def test_provenance_recorded_for_every_case(smoke_run):
