@@ -1,6 +1,8 @@
 """Figures as matplotlib Figure objects (no pyplot state, no display needed)."""
 import io
 
+import numpy as np
+
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
@@ -84,3 +86,126 @@ def to_bytes(fig, fmt):
     meta = {'Date': None} if fmt == 'svg' else {'Software': None}
     fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
     return buf.getvalue()
+
+
+VERDICT_COLOURS = {'REGRESSION': '#c62828', 'IMPROVEMENT': '#2e7d32', 'EQUIVALENT': '#1565c0',
+                   'INCONCLUSIVE': '#9e9e9e'}
+
+
+def _short(series, check):
+    rest = str(series)[len(check):] if str(series).startswith(check) else str(series)
+    return rest.replace('%', '').strip() or check
+
+
+def _node_axis(ax, nodes):
+    ax.set_xscale('log', base=2)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(nodes)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f'{int(round(x))}'))
+    ax.set_xlabel('nodes')
+
+
+def speedup(rows, title):
+    '''Strong-scaling speedup, log-log, with the ideal line and each series' Amdahl fit.'''
+    fig = Figure(figsize=(7.5, 4.8), layout='constrained')
+    ax = fig.add_subplot()
+    nodes = sorted(rows['num_nodes'].unique())
+    n0 = nodes[0]
+    ideal = [n / n0 for n in nodes]
+    ax.plot(nodes, ideal, ls='--', color='black', lw=1, label='ideal')
+    for series, g in rows.groupby('series'):
+        g = g.sort_values('num_nodes')
+        series = _short(series, g['check'].iloc[0])
+        line, = ax.plot(g['num_nodes'], g['speedup'], marker='o', label=f'{series} (measured)')
+        a, b = g['amdahl_a'].iloc[0], g['amdahl_b'].iloc[0]
+        if np.isfinite(a) and np.isfinite(b) and (a + b):
+            p = np.geomspace(1, nodes[-1] / n0, 50)
+            ax.plot(p * n0, (a + b) / (a + b / p), ls=':', color=line.get_color(),
+                    label=f'Amdahl fit, serial fraction {g["amdahl_serial_fraction"].iloc[0]:.3f}')
+    _node_axis(ax, nodes)
+    ax.set_yscale('log', base=2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f'{y:g}'))
+    ax.set_ylabel(f'speedup vs {n0} node(s)')
+    ax.set_title(title)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize='small')
+    return fig
+
+
+def efficiency(rows, title, floor=0.75):
+    fig = Figure(figsize=(7.5, 4.2), layout='constrained')
+    ax = fig.add_subplot()
+    nodes = sorted(rows['num_nodes'].unique())
+    for series, g in rows.groupby('series'):
+        g = g.sort_values('num_nodes')
+        ax.plot(g['num_nodes'], g['efficiency'], marker='o', label=_short(series, g['check'].iloc[0]))
+    ax.axhline(floor, color='#c62828', ls='--', lw=1, label=f'floor {floor:.0%}')
+    if floor != 0.5:
+        ax.axhline(0.5, color='#ef6c00', ls=':', lw=1, label='50 %')
+    _node_axis(ax, nodes)
+    ax.set_ylim(0, max(1.1, float(rows['efficiency'].max()) * 1.05))
+    ax.set_ylabel(f'{rows["mode"].iloc[0]}-scaling efficiency')
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='small')
+    return fig
+
+
+def boxes(values, title, ylabel):
+    '''values: {label: array}; box = quartiles, whiskers 1.5 IQR, notch ~ 95 % CI of the median.'''
+    fig = Figure(figsize=(7.5, 4.2), layout='constrained')
+    ax = fig.add_subplot()
+    labels = list(values)
+    ax.boxplot([values[k] for k in labels], tick_labels=labels, showfliers=True,
+               notch=all(len(values[k]) >= 6 for k in labels))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis='x', labelrotation=30)
+    ax.grid(True, axis='y', alpha=0.3)
+    return fig
+
+
+def ratios(table, title):
+    '''Variant ratio per node count with its bootstrap CI; 1 = no difference.'''
+    fig = Figure(figsize=(7.5, 0.9 + 0.35 * max(3, len(table))), layout='constrained')
+    ax = fig.add_subplot()
+    labels = [f'{r.check} {r.pvar}, {r.num_nodes:g} node(s): {r.numerator}/{r.denominator}'
+              for r in table.itertuples()]
+    y = np.arange(len(table))
+    lo = (table['ratio'] - table['ci_lo']).clip(lower=0).fillna(0)
+    hi = (table['ci_hi'] - table['ratio']).clip(lower=0).fillna(0)
+    ax.errorbar(table['ratio'], y, xerr=[lo, hi], fmt='o', capsize=3)
+    ax.axvline(1, color='black', lw=1)
+    ax.set_yticks(y, labels, fontsize='small')
+    ax.invert_yaxis()
+    ax.set_xlabel('ratio of medians (95 % bootstrap CI)')
+    ax.set_title(title)
+    ax.grid(True, axis='x', alpha=0.3)
+    return fig
+
+
+def forest(table, delta, title, max_rows=40):
+    '''Candidate/baseline ratios with 95 % CIs, the +-delta band, coloured by verdict.'''
+    t = table.copy()
+    t['dist'] = np.abs(np.log(t['ratio'].astype(float)))
+    t = t.sort_values(['verdict', 'dist'], ascending=[True, False]).head(max_rows)
+    fig = Figure(figsize=(8, 1.0 + 0.3 * max(3, len(t))), layout='constrained')
+    ax = fig.add_subplot()
+    ax.axvspan(1 - delta, 1 + delta, color='#bbdefb', alpha=0.5, label=f'±{delta:.0%}')
+    ax.axvline(1, color='black', lw=1)
+    y = np.arange(len(t))
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = (t['verdict'] == verdict).to_numpy()
+        if not sel.any():
+            continue
+        s = t[sel]
+        lo = (s['ratio'] - s['ci_lo']).clip(lower=0).fillna(0)
+        hi = (s['ci_hi'] - s['ratio']).clip(lower=0).fillna(0)
+        ax.errorbar(s['ratio'], y[sel], xerr=[lo, hi], fmt='o', color=colour, capsize=3, label=verdict)
+    labels = [f'{r.case} {r.pvar}' for r in t.itertuples()]
+    ax.set_yticks(y, [lbl if len(lbl) < 60 else lbl[:57] + '...' for lbl in labels], fontsize='small')
+    ax.invert_yaxis()
+    ax.set_xlabel('candidate / baseline (median ratio, 95 % BCa CI)')
+    ax.set_title(title)
+    ax.grid(True, axis='x', alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    return fig

@@ -3,19 +3,25 @@
 One row per test case x performance variable; a failed case without values
 keeps one row with value NaN so that stability can count it.  Loggable
 variables and parameters become columns; ``%name=value`` tokens of the
-display name too, for foreign checks that log nothing.
+display name too, for foreign checks that log nothing.  Perflogs are read
+when a path holds no run report (analysis.perflog).
+
+Suspicious values are never dropped silently: a non-finite or non-positive
+value of a passed case becomes NaN in ``value`` and a line in
+``Dataset.warnings``; a pvar reported with two units is an error.
 """
 import json
-import os
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.units import better, message_size
+from analysis.units import better as better_of_unit
+from analysis.units import message_size
 
 REPORT_NAME = 'report.json'
 SUPPORTED_MAJOR = ('3', '4')
@@ -31,24 +37,27 @@ CORE_COLUMNS = [
 # Report fields that are bulky or internal: not columns of the frame
 _SKIP = {
     'perfvalues', 'job_stdout', 'job_stderr', 'build_stdout', 'build_stderr',
-    'dependencies_actual', 'dependencies_conceptual', 'fail_info', 'env_vars',
+    'dependencies_actual', 'dependencies_conceptual', 'fail_info',
     'variables', 'executable_opts', 'prerun_cmds', 'postrun_cmds',
     'prebuild_cmds', 'postbuild_cmds', 'keep_files', 'readonly_files',
     'maintainers', 'modules', 'extra_resources', 'valid_systems',
     'valid_prog_environs', 'tags', 'outputdir', 'stagedir', 'prefix',
 }
-_PARAM = re.compile(r'%\$?(\w+)=(\S+)')
+_PARAM = r'%[.$]?(\w+)=(\S+)'
+SECRET = re.compile(r'TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL', re.I)
+REDACTED = '<redacted>'
 
 
 @dataclass
 class Dataset:
     frame: pd.DataFrame        # the tidy frame
     sessions: pd.DataFrame     # one row per run report: provenance of the session
-    sources: list              # the report files read
+    sources: list              # the files read
+    warnings: list = field(default_factory=list)   # (file, case, message)
 
 
 def find_reports(path):
-    '''The run report files a path stands for (a file, a run dir, a tree).'''
+    '''The run reports (or, failing those, perflogs) a path stands for.'''
     p = Path(path)
     if not p.exists():
         raise InputError(path, 'no such file or directory')
@@ -64,8 +73,19 @@ def find_reports(path):
             seen.add(real)
             found.append(f)
     if not found:
-        raise InputError(path, f'no {REPORT_NAME} found in this directory')
+        from analysis import perflog
+        try:
+            found = perflog.perflog_files(p)
+        except InputError:
+            found = []
+    if not found:
+        raise InputError(path, f'no {REPORT_NAME} or perflog found in this directory')
     return found
+
+
+def is_perflog(path):
+    name = Path(path).name
+    return name.endswith('.log') or re.search(r'\.log\.h\d+$', name) is not None
 
 
 def read_report(path):
@@ -94,59 +114,71 @@ def read_report(path):
     return data
 
 
-def _scalar(value):
-    if isinstance(value, (list, tuple)):
-        return ','.join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return value
+def redact_env(env):
+    '''Environment variables as text, values of secret-looking names hidden.'''
+    if not isinstance(env, dict) or not env:
+        return ''
+    return ' '.join(f'{k}={REDACTED if SECRET.search(str(k)) else v}' for k, v in sorted(env.items()))
 
 
-def _case_fields(tc, session):
-    fields = {k: _scalar(v) for k, v in tc.items() if k not in _SKIP}
-    display = tc.get('display_name') or tc.get('name', '')
-    for name, value in _PARAM.findall(display):
-        fields.setdefault(name, value)
-    fields['display_name'] = display
-    fields['check'] = display.split()[0] if display else tc.get('name', '')
-    fields['session_uuid'] = tc.get('session_uuid') or session.get('uuid')
-    fields['completion_time'] = tc.get('job_completion_time') or tc.get('job_completion_time_unix')
-    fields.setdefault('workload', fields['check'])
-    return fields
-
-
-def _perf_rows(tc):
-    '''(pvar, value, ref, lower, upper, unit) from perfvalues, any schema 3.x-4.2.'''
-    rows = []
-    for key, entry in (tc.get('perfvalues') or {}).items():
-        pvar = key.split(':')[-1]
-        entry = list(entry) + [None] * 6
-        value, ref, lower, upper, unit = entry[:5]
-        rows.append((pvar, value, ref, lower, upper, unit))
-    return rows
+def _flatten(col):
+    '''Lists become comma-joined text, dicts JSON: one scalar per cell.'''
+    sample = col.dropna()
+    if sample.empty or not sample.map(lambda v: isinstance(v, (list, tuple, dict))).any():
+        return col
+    return col.map(lambda v: ','.join(map(str, v)) if isinstance(v, (list, tuple))
+                   else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
 
 
 def frame_from_report(data, source=''):
-    rows = []
+    '''One run report -> tidy rows (cases joined with their perf values).'''
     session = data['session_info']
+    cases, perf = [], []
     for run in data['runs']:
-        for tc in run.get('testcases', []):
-            base = _case_fields(tc, session)
-            base.setdefault('run_index', run.get('run_index', 0))
-            base['source'] = str(source)
-            perf = _perf_rows(tc)
-            if not perf:
-                # a passing fixture or build step carries no numbers; a failed
-                # case keeps its row so failures are counted
-                if tc.get('fixture') and tc.get('result') == 'pass':
-                    continue
-                perf = [(None, np.nan, None, None, None, None)]
-            for pvar, value, ref, lower, upper, unit in perf:
-                row = dict(base)
-                row.update(pvar=pvar, value=np.nan if value is None else float(value),
-                           ref=ref, lower=lower, upper=upper, unit=unit, better=better(unit))
-                rows.append(row)
-    return pd.DataFrame(rows)
+        for tc in run.get('testcases', []) or []:
+            pv = tc.get('perfvalues') or {}
+            if not pv and tc.get('fixture') and tc.get('result') == 'pass':
+                continue            # a passing build step carries no numbers
+            idx = len(cases)
+            case = {k: v for k, v in tc.items() if k not in _SKIP}
+            case.setdefault('run_index', run.get('run_index', 0))
+            case['env_vars'] = redact_env(tc.get('env_vars'))
+            cases.append(case)
+            if pv:
+                for key, entry in pv.items():
+                    entry = list(entry) + [None] * 5
+                    perf.append((idx, key.rsplit(':', 1)[-1], *entry[:5]))
+            else:
+                perf.append((idx, None, None, None, None, None, None))
+    if not cases:
+        return pd.DataFrame()
+    cf = pd.DataFrame.from_records(cases)
+    cf = cf.apply(_flatten)
+    if 'display_name' not in cf.columns:
+        cf['display_name'] = cf.get('name', '')
+    cf['display_name'] = cf['display_name'].fillna(cf.get('name', '')).astype(str)
+    params = cf['display_name'].str.extractall(_PARAM)
+    if not params.empty:
+        params.columns = ['param', 'param_value']
+        wide = params.reset_index().pivot_table(index=params.index.names[0] or 'level_0', columns='param',
+                                                values='param_value', aggfunc='first')
+        for col in wide.columns:
+            if col not in cf.columns:
+                cf[col] = wide[col].reindex(cf.index)
+    cf['check'] = cf['display_name'].str.split().str[0]
+    if 'workload' not in cf.columns:
+        cf['workload'] = cf['check']
+    cf['workload'] = cf['workload'].fillna(cf['check'])
+    if 'session_uuid' not in cf.columns:
+        cf['session_uuid'] = session.get('uuid')
+    cf['session_uuid'] = cf['session_uuid'].fillna(session.get('uuid'))
+    cf['completion_time'] = cf.get('job_completion_time', cf.get('job_completion_time_unix'))
+    cf['source'] = str(source)
+    pf = pd.DataFrame.from_records(perf, columns=['_case', 'pvar', 'value', 'ref', 'lower', 'upper', 'unit'])
+    pf['value'] = pd.to_numeric(pf['value'], errors='coerce')
+    frame = cf.drop(columns=[c for c in ('pvar', 'value', 'unit', 'ref', 'lower', 'upper')
+                             if c in cf.columns]).iloc[pf['_case'].to_numpy()].reset_index(drop=True)
+    return pd.concat([frame, pf.drop(columns='_case')], axis=1)
 
 
 def _session_row(data, source):
@@ -157,14 +189,60 @@ def _session_row(data, source):
         'hostname': s.get('hostname'), 'user': s.get('user'),
         'time_start': s.get('time_start'), 'time_end': s.get('time_end'),
         'time_elapsed': s.get('time_elapsed'), 'cmdline': s.get('cmdline'),
-        'config_files': _scalar(s.get('config_files')),
+        'config_files': ','.join(map(str, s.get('config_files') or [])),
         'num_cases': s.get('num_cases'), 'num_failures': s.get('num_failures'),
-        **{k: v for k, v in s.items() if k.startswith('hpcval_') or k in ('campaign',)},
+        **{k: v for k, v in s.items() if k.startswith('hpcval_')},
     }
 
 
-def load(paths):
-    '''Every run report under ``paths`` -> Dataset.  InputError on bad input.'''
+def _apply_better(frame, overrides):
+    '''Direction from the unit, then per-check overrides ('CHECK:PVAR' or 'CHECK' -> dir).'''
+    units = frame['unit'].astype(object)
+    uniq = {u: better_of_unit(u) for u in units.dropna().unique()}
+    frame['better'] = units.map(uniq).astype(object).fillna('')
+    if 'better_overrides' in frame.columns:        # declared by the check (a loggable dict)
+        for text in frame['better_overrides'].dropna().unique():
+            try:
+                declared = json.loads(text) if isinstance(text, str) and text.startswith('{') else {}
+            except json.JSONDecodeError:
+                declared = {}
+            sel = frame['better_overrides'] == text
+            for pvar, direction in declared.items():
+                frame.loc[sel & (frame['pvar'] == pvar), 'better'] = direction
+    for spec, direction in (overrides or {}).items():
+        check, _, pvar = spec.partition(':')
+        sel = frame['check'] == check
+        if pvar:
+            sel &= frame['pvar'] == pvar
+        frame.loc[sel, 'better'] = direction
+    return frame
+
+
+def _check_units(frame, where):
+    both = frame.dropna(subset=['pvar', 'unit']).groupby(['check', 'pvar'])['unit'].unique()
+    for (check, pvar), units in both.items():
+        if len(units) > 1:
+            raise InputError(where(check, pvar, units[1]),
+                             f'{check}: performance variable {pvar!r} reported in two units, '
+                             f'{units[0]!r} and {units[1]!r}')
+
+
+def _flag_values(frame):
+    '''Non-finite or non-positive values of passed cases: NaN plus a warning.'''
+    passed = frame['result'].isin(['pass', 'xfail'])
+    v = frame['value']
+    bad = passed & frame['pvar'].notna() & (~np.isfinite(v) | (v <= 0))
+    warnings = [(r.source, r.display_name, f'{r.pvar} = {r.value!r}: not a usable measurement, '
+                 'excluded from the statistics') for r in frame[bad].itertuples()]
+    frame.loc[bad, 'value'] = np.nan
+    empty = passed & frame['pvar'].isna()
+    warnings += [(r.source, r.display_name, 'passed but reported no performance values')
+                 for r in frame[empty].itertuples()]
+    return frame, warnings
+
+
+def load(paths, better=None):
+    '''Every run report (or perflog) under ``paths`` -> Dataset.  InputError on bad input.'''
     if not paths:
         raise InputError('<arguments>', 'no run report given')
     sources = []
@@ -172,15 +250,29 @@ def load(paths):
         sources += find_reports(p)
     frames, sessions = [], []
     for src in sources:
+        if is_perflog(src) and not str(src).endswith('.json'):
+            from analysis import perflog
+            frames.append(perflog.frame_from_perflog(src))
+            continue
         data = read_report(src)
         frames.append(frame_from_report(data, src))
         sessions.append(_session_row(data, src))
-    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(
-        not f.empty for f in frames) else pd.DataFrame()
-    for col in CORE_COLUMNS:
+    frames = [f for f in frames if not f.empty]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for col in CORE_COLUMNS + ['source']:
         if col not in frame.columns:
             frame[col] = np.nan if col in ('value', 'num_nodes', 'num_tasks') else ''
-    frame['msg_size'] = frame['pvar'].map(lambda p: message_size(p) if isinstance(p, str) else None)
+    frame['value'] = pd.to_numeric(frame['value'], errors='coerce').astype(float)
     frame['num_nodes'] = pd.to_numeric(frame['num_nodes'], errors='coerce')
+    frame = _apply_better(frame, better)
+
+    def where(check, pvar, unit):
+        hit = frame[(frame['check'] == check) & (frame['pvar'] == pvar) & (frame['unit'] == unit)]
+        return hit['source'].iloc[0] if not hit.empty else '<input>'
+    _check_units(frame, where)
+    frame, warnings = _flag_values(frame)
+    sizes = {p: message_size(p) for p in frame['pvar'].dropna().unique()}
+    frame['msg_size'] = frame['pvar'].map(sizes)
     order = CORE_COLUMNS + [c for c in frame.columns if c not in CORE_COLUMNS]
-    return Dataset(frame=frame[order], sessions=pd.DataFrame(sessions), sources=[str(s) for s in sources])
+    return Dataset(frame=frame[order], sessions=pd.DataFrame(sessions),
+                   sources=[str(s) for s in sources], warnings=warnings)

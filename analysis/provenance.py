@@ -10,7 +10,7 @@ def cases(frame):
     '''One row per distinct provenance, with how many test cases share it.'''
     cols = [c for c in PROVENANCE_COLUMNS if c in frame.columns]
     per_case = frame.drop_duplicates(['session_uuid', 'run_index', 'display_name', 'environ'])
-    per_case = per_case[cols].fillna('').astype(str)
+    per_case = per_case[cols].astype(object).fillna('').astype(str)
     # a column nobody filled (no image on a bare run) says nothing: drop it
     cols = [c for c in cols if (per_case[c] != '').any()]
     out = per_case.groupby(cols, dropna=False).size().reset_index(name='cases')
@@ -35,3 +35,11 @@ def summary(frame):
     skipped = int(res.isin(SKIPPED).sum()) if len(per_case) else 0
     return {'cases': len(per_case), 'passed': passed, 'skipped': skipped,
             'failed': len(per_case) - passed - skipped}
+
+
+def environment(frame):
+    '''Environment variables each check set (secret-looking values already redacted).'''
+    if 'env_vars' not in frame.columns:
+        return pd.DataFrame(columns=['check', 'environ', 'env_vars'])
+    env = frame[['check', 'environ', 'env_vars']].astype(object).fillna('').astype(str)
+    return env[env['env_vars'] != ''].drop_duplicates().reset_index(drop=True)

@@ -6,6 +6,7 @@ reader never sees half a report and a failure leaves the old one intact.
 import base64
 import datetime as _dt
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from analysis import figures, matmul, microbench, provenance
+from analysis import cases as cases_mod
+from analysis import figures, matmul, microbench, proposal, provenance, scaling, stability
 
 TEMPLATES = Path(__file__).with_name('templates')
 
@@ -27,13 +29,55 @@ class Report:
     figures: dict = field(default_factory=dict)    # name -> (title, Figure)
     sessions: pd.DataFrame = None
     sources: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    sentences: dict = field(default_factory=dict)  # (check, series) -> one sentence
+    floor: float = scaling.DEFAULT_FLOOR
+    extra: dict = field(default_factory=dict)      # anything a template needs besides tables
 
 
-def build(dataset, title='hpcval report'):
+def _slug(text):
+    return re.sub(r'[^A-Za-z0-9]+', '_', str(text)).strip('_')[:60] or 'x'
+
+
+def _scaling_section(rep, frame, fails, mode, floor):
+    table = scaling.scaling(frame, mode=mode, floor=floor)
+    if table.empty:
+        return
+    rep.tables['scaling'] = table
+    prop, rep.sentences = proposal.table(table, fails, floor)
+    rep.tables['proposal'] = prop
+    m = cases_mod.measured(scaling.with_series(frame))
+    for check, g in prop.groupby('check'):
+        pvar = g['pvar'].iloc[0]
+        rep.figures[f'speedup_{_slug(check)}'] = (f'{check}: speedup ({pvar})',
+                                                  figures.speedup(g, f'{check}: strong-scaling speedup ({pvar})'))
+        rep.figures[f'efficiency_{_slug(check)}'] = (f'{check}: parallel efficiency ({pvar})',
+                                                     figures.efficiency(g, f'{check}: efficiency ({pvar})', floor))
+        values = {}
+        for (series, n), v in m[(m['check'] == check) & (m['pvar'] == pvar)].groupby(['series', 'num_nodes']):
+            label = f'{int(n)} n' if g['series'].nunique() == 1 else f'{figures._short(series, check)}, {int(n)} n'
+            values[label] = v['value'].to_numpy()
+        if values:
+            rep.figures[f'boxes_{_slug(check)}'] = (
+                f'{check}: {pvar} per node count',
+                figures.boxes(values, f'{check}: {pvar} per node count', f'{pvar} ({g["unit"].iloc[0]})'))
+
+
+def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR):
     '''Dataset -> Report (tables and figures, nothing written yet).'''
     frame = dataset.frame
     rep = Report(title=title, summary=provenance.summary(frame), sessions=dataset.sessions,
-                 sources=dataset.sources)
+                 sources=dataset.sources, warnings=list(dataset.warnings), floor=floor)
+    fails = stability.failures(frame)
+    _scaling_section(rep, frame, fails, mode, floor)
+    ratios = scaling.variant_ratios(frame)
+    if not ratios.empty:
+        rep.tables['variant_ratios'] = ratios
+        head = ratios[ratios.apply(lambda r: r['pvar'] == proposal.headline_pvar(
+            frame[(frame['check'] == r['check'])].dropna(subset=['pvar'])), axis=1)]
+        shown = head if not head.empty else ratios.head(30)
+        rep.figures['variant_ratios'] = ('Variant ratios per node count',
+                                         figures.ratios(shown, 'Variant ratios (median, 95 % bootstrap CI)'))
     curve = microbench.curves(frame)
     if not curve.empty:
         rep.tables['microbench_curves'] = curve
@@ -47,11 +91,27 @@ def build(dataset, title='hpcval report'):
     if not mm.empty:
         rep.tables['matmul'] = mm
         rep.figures['matmul_rates'] = ('DGEMM rate vs matrix order', figures.matmul_rates(mm))
+    rep.tables['stability_failures'] = fails
+    var = stability.variability(frame)
+    rep.tables['stability_variability'] = var
+    rep.extra['variability_headline'] = _headline_variability(var, frame)
+    rep.tables['suspicious_nodes'] = stability.suspicious_nodes(frame)
     rep.tables['cases'] = provenance.outcomes(frame)
     rep.tables['provenance'] = provenance.cases(frame)
+    rep.tables['environment'] = provenance.environment(frame)
     rep.tables['sessions'] = dataset.sessions
+    rep.tables['warnings'] = pd.DataFrame(rep.warnings, columns=['file', 'case', 'warning'])
     rep.tables['results'] = frame
     return rep
+
+
+def _headline_variability(var, frame):
+    if var.empty:
+        return var
+    keep = []
+    for case, g in var.groupby('case'):
+        keep.append(g[g['pvar'] == proposal.headline_pvar(g)])
+    return pd.concat(keep, ignore_index=True)
 
 
 def _fmt(value, digits=3):
@@ -64,6 +124,10 @@ def _fmt(value, digits=3):
     return '' if value is None else str(value)
 
 
+def _pct(value):
+    return '' if value is None or value != value else f'{100 * value:.1f} %'
+
+
 def _size(n):
     return figures._size_fmt(n)
 
@@ -74,6 +138,7 @@ def _env():
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters['fmt'] = _fmt
     env.filters['size'] = _size
+    env.filters['slug'] = _slug
     return env
 
 
@@ -93,7 +158,7 @@ def render(rep, outdir):
             (tmp / 'figures' / f'{name}.png').write_bytes(png)
             (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
             embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
-        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables,
+        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct,
                'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
         env = _env()
         (tmp / 'index.html').write_text(env.get_template('index.html.j2').render(**ctx))

@@ -83,7 +83,7 @@ def test_bad_input_names_file_and_fault(tmp_path, content, fault):
 def test_missing_path_and_empty_dir(tmp_path):
     with pytest.raises(InputError, match='no such file'):
         ingest.load([tmp_path / 'nope'])
-    with pytest.raises(InputError, match='no report.json found'):
+    with pytest.raises(InputError, match='no report.json or perflog found'):
         ingest.load([tmp_path])
 
 

@@ -1,0 +1,129 @@
+"""Baseline against candidate: a verdict per check x pvar x variant x node count.
+
+Per cell: ratio of medians (candidate / baseline) with a BCa bootstrap CI,
+two-sided Mann-Whitney U, Holm across the table, practical threshold delta.
+
+- REGRESSION: Holm-adjusted p < alpha, the 95 % CI excludes 1 on the bad
+  side, and the ratio lies beyond delta on the bad side.  ``strict=True``
+  asks instead that the whole CI lie beyond delta (DESIGN.md's wording); at
+  10 runs a side and 3 % CoV that misses about one real 10 % regression in
+  six (benchmarks/RESULTS.md), so it is an option, not the default.
+- IMPROVEMENT: the mirror image.
+- EQUIVALENT: the 90 % CI lies inside [1 - delta, 1 + delta] (TOST).
+- INCONCLUSIVE: none of these, with the runs per side likely to decide.
+Failure rates per case are compared with Fisher's exact test; cases seen on
+one side only are listed, not dropped.
+"""
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis import stats
+from analysis.cases import CASE_KEY, failed, measured, per_case, with_case
+
+KEY = CASE_KEY + ['pvar']
+VERDICTS = ('REGRESSION', 'IMPROVEMENT', 'EQUIVALENT', 'INCONCLUSIVE')
+
+
+def classify(ratio, lo95, hi95, lo90, hi90, p_adj, better, delta=0.05, alpha=0.05, strict=False):
+    '''The verdict for one cell; ratio = candidate / baseline.'''
+    if not math.isfinite(ratio):
+        return 'INCONCLUSIVE'
+    # orient so that > 1 is always worse
+    if better == 'higher':
+        worse, lo, hi = 1 / ratio, (1 / hi95 if hi95 else math.nan), (1 / lo95 if lo95 else math.nan)
+        lo90, hi90 = (1 / hi90 if hi90 else math.nan), (1 / lo90 if lo90 else math.nan)
+    else:
+        worse, lo, hi = ratio, lo95, hi95
+    significant = math.isfinite(p_adj) and p_adj < alpha
+    if significant and math.isfinite(lo) and math.isfinite(hi):
+        if strict:
+            if lo > 1 + delta:
+                return 'REGRESSION'
+            if hi < 1 - delta:
+                return 'IMPROVEMENT'
+        else:
+            if lo > 1 and worse > 1 + delta:
+                return 'REGRESSION'
+            if hi < 1 and worse < 1 - delta:
+                return 'IMPROVEMENT'
+    if math.isfinite(lo90) and math.isfinite(hi90) and lo90 > 1 - delta and hi90 < 1 + delta:
+        return 'EQUIVALENT'
+    return 'INCONCLUSIVE'
+
+
+def _cell(base, cand, better, delta, seed):
+    ratio, lo95, hi95 = stats.ratio_ci(cand, base, 0.95, seed=seed)
+    _, lo90, hi90 = stats.ratio_ci(cand, base, 0.90, seed=seed + 1)
+    return {'n_base': len(base), 'n_cand': len(cand),
+            'median_base': float(np.median(base)), 'median_cand': float(np.median(cand)),
+            'ratio': ratio, 'ci_lo': lo95, 'ci_hi': hi95, 'ci90_lo': lo90, 'ci90_hi': hi90,
+            'p': stats.mann_whitney(cand, base)}
+
+
+def _runs_needed(base, cand, ratio, delta):
+    if not math.isfinite(ratio) or ratio <= 0:
+        return math.nan
+    dist = abs(math.log(ratio))
+    edge = math.log(1 + delta)
+    return stats.runs_needed(cand, base, abs(edge - dist))
+
+
+def failures(base, cand):
+    '''Failure counts per case on each side, with Fisher's exact test.'''
+    rows = []
+    b, c = per_case(base), per_case(cand)
+    bk = b.groupby(CASE_KEY)['result'].agg(n='size', k=lambda r: int(failed(r).sum()))
+    ck = c.groupby(CASE_KEY)['result'].agg(n='size', k=lambda r: int(failed(r).sum()))
+    both = bk.merge(ck, left_index=True, right_index=True, how='inner', suffixes=('_base', '_cand'))
+    for key, r in both.iterrows():
+        rows.append(dict(zip(CASE_KEY, key), fail_base=int(r.k_base), runs_base=int(r.n_base),
+                         fail_cand=int(r.k_cand), runs_cand=int(r.n_cand),
+                         fail_p=stats.fisher(r.k_cand, r.n_cand, r.k_base, r.n_base)))
+    return pd.DataFrame(rows, columns=CASE_KEY + ['fail_base', 'runs_base', 'fail_cand', 'runs_cand', 'fail_p'])
+
+
+def compare(base_frame, cand_frame, delta=0.05, alpha=0.05, strict=False, seed=0):
+    '''Returns (verdicts, one_side_only, failures) frames.'''
+    base, cand = with_case(base_frame), with_case(cand_frame)
+    mb, mc = measured(base), measured(cand)
+    gb = {k: g['value'].to_numpy(float) for k, g in mb.groupby(KEY)}
+    gc = {k: g['value'].to_numpy(float) for k, g in mc.groupby(KEY)}
+    info = pd.concat([mb, mc]).drop_duplicates(KEY).set_index(KEY)
+    rows = []
+    for i, key in enumerate(sorted(set(gb) & set(gc))):
+        meta = info.loc[key]
+        better = meta['better'] or 'lower'
+        cell = _cell(gb[key], gc[key], better, delta, seed + 2 * i)
+        rows.append({**dict(zip(KEY, key)), 'check': meta['check'], 'num_nodes': meta['num_nodes'],
+                     'unit': meta['unit'], 'better': better, **cell})
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table['p_holm'] = stats.holm(table['p'].to_numpy())
+        table['verdict'] = [classify(r.ratio, r.ci_lo, r.ci_hi, r.ci90_lo, r.ci90_hi, r.p_holm,
+                                     r.better, delta, alpha, strict) for r in table.itertuples()]
+        table['runs_needed'] = [
+            _runs_needed(gb[tuple(getattr(r, k) for k in KEY)], gc[tuple(getattr(r, k) for k in KEY)],
+                         r.ratio, delta) if r.verdict == 'INCONCLUSIVE' else math.nan
+            for r in table.itertuples()]
+        fails = failures(base, cand)
+        table = table.merge(fails, on=CASE_KEY, how='left')
+    else:
+        fails = failures(base, cand)
+    one_side = _one_side_only(mb, mc)
+    return table, one_side, fails
+
+
+def _one_side_only(mb, mc):
+    '''Cells measured on one side only (a case that failed everywhere counts as absent).'''
+    kb = set(map(tuple, mb[KEY].astype(str).to_numpy()))
+    kc = set(map(tuple, mc[KEY].astype(str).to_numpy()))
+    rows = [dict(zip(KEY, k), side='baseline only') for k in sorted(kb - kc)]
+    rows += [dict(zip(KEY, k), side='candidate only') for k in sorted(kc - kb)]
+    return pd.DataFrame(rows, columns=KEY + ['side'])
+
+
+def summary(table):
+    counts = table['verdict'].value_counts() if not table.empty else pd.Series(dtype=int)
+    return {v: int(counts.get(v, 0)) for v in VERDICTS}

@@ -1,0 +1,152 @@
+"""The statistics of DESIGN.md, on top of scipy.stats.
+
+Hand-written only where scipy has nothing: the order-statistic CI of the
+median (Le Boudec's ranks) and Holm's step-down adjustment.
+"""
+import math
+import warnings
+
+import numpy as np
+from scipy import stats
+
+TOO_FEW_RUNS = 6          # below this a median CI is not given, and the row says so
+
+
+def _clean(x):
+    x = np.asarray(x, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def median_ci_ranks(n, conf=0.95):
+    '''1-based ranks (lo, hi) of the nonparametric CI of the median.
+
+    lo = ceil((n - z sqrt(n)) / 2), hi = ceil(1 + (n + z sqrt(n)) / 2),
+    clipped to 1..n (Le Boudec; Hoefler & Belli rule 5).
+    '''
+    z = stats.norm.ppf(0.5 + conf / 2)
+    lo = math.ceil((n - z * math.sqrt(n)) / 2)
+    hi = math.ceil(1 + (n + z * math.sqrt(n)) / 2)
+    return max(lo, 1), min(hi, n)
+
+
+def median_ci(x, conf=0.95):
+    '''(median, lo, hi, n); lo/hi are NaN below TOO_FEW_RUNS values.'''
+    x = np.sort(_clean(x))
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    med = float(np.median(x))
+    if n < TOO_FEW_RUNS:
+        return med, math.nan, math.nan, n
+    lo, hi = median_ci_ranks(n, conf)
+    return med, float(x[lo - 1]), float(x[hi - 1]), n
+
+
+def cov(x):
+    '''Coefficient of variation s / mean (sample standard deviation).'''
+    x = _clean(x)
+    if len(x) < 2 or np.mean(x) == 0:
+        return math.nan
+    return float(np.std(x, ddof=1) / np.mean(x))
+
+
+def robust_cov(x):
+    '''IQR / median: a CoV that one wild run cannot inflate.'''
+    x = _clean(x)
+    if len(x) < 2 or np.median(x) == 0:
+        return math.nan
+    return float(stats.iqr(x) / np.median(x))
+
+
+def tukey_outliers(x, k=1.5):
+    '''How many values lie outside [Q1 - k IQR, Q3 + k IQR]: counted, never dropped.'''
+    x = _clean(x)
+    if len(x) < 4:
+        return 0
+    q1, q3 = np.percentile(x, [25, 75])
+    iqr = q3 - q1
+    return int(np.sum((x < q1 - k * iqr) | (x > q3 + k * iqr)))
+
+
+def clopper_pearson(k, n, conf=0.95):
+    '''Exact binomial CI of a failure proportion k/n.'''
+    if n == 0:
+        return math.nan, math.nan
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=conf, method='exact')
+    return float(ci.low), float(ci.high)
+
+
+def holm(pvalues):
+    '''Holm step-down adjusted p-values (NaN stays NaN and does not count).'''
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind='stable')]
+    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adj)
+    return out
+
+
+def mann_whitney(a, b):
+    '''Two-sided Mann-Whitney U p-value (NaN when a side is empty or all equal).'''
+    a, b = _clean(a), _clean(b)
+    if len(a) == 0 or len(b) == 0:
+        return math.nan
+    if np.ptp(np.concatenate([a, b])) == 0:
+        return 1.0
+    return float(stats.mannwhitneyu(a, b, alternative='two-sided').pvalue)
+
+
+def _median_ratio(a, b, axis=-1):
+    return np.median(a, axis=axis) / np.median(b, axis=axis)
+
+
+def ratio_ci(a, b, conf=0.95, n_resamples=2000, seed=0, method='BCa'):
+    '''median(a) / median(b) with a bootstrap CI: (ratio, lo, hi).
+
+    BCa needs some spread; with identical values or too few runs it falls
+    back to NaN bounds rather than an interval that pretends.
+    '''
+    a, b = _clean(a), _clean(b)
+    if len(a) == 0 or len(b) == 0 or np.median(b) == 0:
+        return math.nan, math.nan, math.nan
+    ratio = float(np.median(a) / np.median(b))
+    if len(a) < 2 or len(b) < 2:
+        return ratio, math.nan, math.nan
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return ratio, ratio, ratio
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')       # degenerate-distribution warnings: we check the result
+        res = stats.bootstrap((a, b), _median_ratio, vectorized=True, paired=False,
+                              confidence_level=conf, n_resamples=n_resamples, method=method,
+                              rng=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ratio, math.nan, math.nan
+    return ratio, lo, hi
+
+
+def fisher(k1, n1, k2, n2, alternative='two-sided'):
+    '''Fisher exact test p-value of k1/n1 against k2/n2 ('greater': k1/n1 is higher).'''
+    if n1 == 0 or n2 == 0:
+        return math.nan
+    return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative=alternative).pvalue)
+
+
+def runs_needed(a, b, gap_log, conf=0.90):
+    '''Runs per side that would likely shrink the CI of log(median ratio) below ``gap_log``.
+
+    Uses the pooled robust spread (IQR/1.349 of log values) and the median's
+    asymptotic efficiency (x 1.2533): n = 2 (z 1.2533 s / gap)^2.
+    '''
+    a, b = _clean(a), _clean(b)
+    if gap_log <= 0 or len(a) < 2 or len(b) < 2 or min(a.min(), b.min()) <= 0:
+        return math.nan
+    s = math.sqrt((stats.iqr(np.log(a)) ** 2 + stats.iqr(np.log(b)) ** 2) / 2) / 1.349
+    if s == 0:
+        return max(len(a), len(b))
+    z = stats.norm.ppf(0.5 + conf / 2)
+    return int(math.ceil(2 * (z * 1.2533 * s / gap_log) ** 2))

@@ -1,0 +1,77 @@
+import math
+
+import pandas as pd
+import pytest
+
+from analysis import scaling
+
+
+def _frame(times, pvar='time', unit='s', better='lower', extra=None):
+    '''times: {nodes: [values]} -> a minimal tidy frame.'''
+    rows = []
+    for n, values in times.items():
+        for i, v in enumerate(values):
+            rows.append({'system': 's', 'partition': 'p', 'environ': 'e', 'check': 'App',
+                         'display_name': f'App %num_nodes={n} %$repeat_no={i}', 'num_nodes': n,
+                         'pvar': pvar, 'value': v, 'unit': unit, 'better': better, 'result': 'pass',
+                         'session_uuid': 'u', 'run_index': 0, **(extra or {})})
+    return pd.DataFrame(rows)
+
+
+def test_strong_scaling_by_hand():
+    # T(1) = 100, T(2) = 60, T(4) = 40
+    t = scaling.scaling(_frame({1: [100] * 6, 2: [60] * 6, 4: [40] * 6})).set_index('num_nodes')
+    assert t.loc[2, 'speedup'] == pytest.approx(100 / 60)
+    assert t.loc[2, 'efficiency'] == pytest.approx(100 / (2 * 60))         # 0.833
+    assert t.loc[4, 'efficiency'] == pytest.approx(100 / (4 * 40))         # 0.625
+    # Karp-Flatt at p = 4, S = 2.5: (0.4 - 0.25) / 0.75 = 0.2
+    assert t.loc[4, 'karp_flatt'] == pytest.approx(0.2)
+    assert math.isnan(t.loc[1, 'karp_flatt'])
+    assert t.loc[1, 'max_nodes_at_floor'] == 2                               # 0.833 >= 0.75 > 0.625
+    assert t.loc[4, 'base_median'] == 100 and t.loc[4, 'node_hours_per_run'] == pytest.approx(4 * 40 / 3600)
+    assert not t['too_few_runs'].any()
+
+
+def test_amdahl_fit_recovers_serial_fraction():
+    # T(p) = 10 + 90/p exactly: serial fraction 0.1
+    t = scaling.scaling(_frame({1: [100.0] * 6, 2: [55.0] * 6, 4: [32.5] * 6, 8: [21.25] * 6}))
+    assert t['amdahl_serial_fraction'].iloc[0] == pytest.approx(0.1)
+    assert t['amdahl_a'].iloc[0] == pytest.approx(10) and t['amdahl_b'].iloc[0] == pytest.approx(90)
+
+
+def test_rates_and_weak_mode():
+    # a rate that doubles with nodes: perfect strong scaling
+    t = scaling.scaling(_frame({2: [10.0] * 6, 4: [20.0] * 6}, pvar='rate', unit='samples/s',
+                               better='higher')).set_index('num_nodes')
+    assert t.loc[4, 'speedup'] == pytest.approx(2) and t.loc[4, 'efficiency'] == pytest.approx(1)
+    assert t.loc[4, 'base_nodes'] == 2
+    # weak, time: E = T(N0) / T(N)
+    w = scaling.scaling(_frame({1: [10.0] * 6, 4: [12.5] * 6}), mode='weak').set_index('num_nodes')
+    assert w.loc[4, 'efficiency'] == pytest.approx(0.8) and w.loc[4, 'mode'] == 'weak'
+
+
+def test_declared_mode_and_too_few_runs():
+    t = scaling.scaling(_frame({1: [10.0] * 3, 2: [10.0] * 3}, extra={'scaling_mode': 'weak'}))
+    assert (t['mode'] == 'weak').all() and t['too_few_runs'].all() and t['ci_lo'].isna().all()
+
+
+def test_single_node_count_gives_no_scaling_rows():
+    assert scaling.scaling(_frame({1: [1.0] * 6})).empty
+
+
+def test_sentence():
+    t = scaling.scaling(_frame({1: [100] * 6, 2: [60] * 6, 4: [40] * 6}))
+    assert scaling.sentence(t) == ('scales to 2 nodes at ≥ 75% parallel efficiency '
+                                   '(strong scaling; measured up to 4 nodes)')
+
+
+def test_variant_ratios_host_over_bundled():
+    f = pd.concat([_frame({1: [80.0 + i for i in range(6)]}, extra={'mpi': 'host'}),
+                   _frame({1: [100.0 + i for i in range(6)]}, extra={'mpi': 'bundled'})])
+    f['display_name'] = f['display_name'] + ' %mpi=' + f['mpi']
+    r = scaling.variant_ratios(f)
+    assert len(r) == 1
+    row = r.iloc[0]
+    assert (row['numerator'], row['denominator']) == ('host', 'bundled')
+    assert row['ratio'] == pytest.approx(82.5 / 102.5)
+    assert row['ci_lo'] < row['ratio'] < row['ci_hi']
