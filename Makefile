@@ -5,7 +5,7 @@ PYTHON     ?= python3
 VENV       := .venv
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.hpcval-installed
-SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv
+SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium
 PYTEST_OPTS ?=
 
 .PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean

@@ -91,7 +91,7 @@ def _read_table(path):
         raise InputError(path, NOT_PERFLOG)
     lines = lines.iloc[1:]
     lines = lines[lines.str.strip() != '']
-    counts = lines.str.count(r'\|') + 1
+    counts = lines.map(lambda s: s.count('|')) + 1
     m = len(names)
     # a case that failed before its performance stage logs an empty perf
     # block: one empty field where the header has one per perf column
@@ -108,7 +108,8 @@ def _read_table(path):
         n = bad.idxmax()
         raise InputError(path, f'line {n + 1}: {counts[n]} fields, header has {m}')
     table = pd.read_csv(io.StringIO('\n'.join(lines)), sep='|', header=None, names=range(m),
-                        dtype=str, na_filter=False, quoting=csv.QUOTE_NONE, engine='c')
+                        dtype=str, na_filter=False, quoting=csv.QUOTE_NONE,
+                        engine='c') if len(lines) else pd.DataFrame(columns=range(m), dtype=str)
     # the project's format repeats display_name and environ after check_#ALL;
     # the first copy wins, and empty names (no perf vars) carry nothing
     keep = [i for i, n in enumerate(names) if n and n not in names[:i]]
@@ -162,7 +163,8 @@ def _describe(cases):
     cases['run_index'] = pd.to_numeric(_column(cases, 'run_index')).fillna(0).astype(int)
     cases['workload'] = _column(cases, 'workload').astype(object).fillna(cases['check'])
     if 'env_vars' in cases.columns:     # JSON text; hide secrets as ingest does
-        cases['env_vars'] = cases['env_vars'].map({e: redact_env(_json(e)) for e in cases['env_vars'].dropna().unique()})
+        envs = cases['env_vars'].dropna().unique()
+        cases['env_vars'] = cases['env_vars'].map({e: redact_env(_json(e)) for e in envs})
     for col in _NUMERIC:
         if col in cases.columns:
             numbers = pd.to_numeric(cases[col], errors='coerce')
@@ -198,6 +200,13 @@ def _melt(cases, table, pvars, empty, path):
     return out
 
 
+def _floats(col):
+    try:                                # fast path: every field a number or missing
+        return col.to_numpy(dtype=object).astype(float)
+    except (TypeError, ValueError):
+        return pd.to_numeric(col, errors='coerce').astype(float)
+
+
 def _json(text):
     try:
         return json.loads(text)
@@ -220,15 +229,16 @@ def frame_from_perflog(path):
         pvars = [c[:-len('_value')] for c in wide if c.endswith('_value')]
         frame = _melt(_describe(table.drop(columns=wide)), table, pvars, empty, path)
     for col in ('value', 'ref', 'lower', 'upper'):
-        frame[col] = pd.to_numeric(_column(frame, col), errors='coerce').astype(float)
+        frame[col] = _floats(_column(frame, col))
     frame['unit'] = _column(frame, 'unit')
     frame['better'] = frame['unit'].map({u: better(u) for u in frame['unit'].dropna().unique()})
     frame['better'] = frame['better'].astype(object).fillna('')
     frame['source'] = str(path)
     # a passing fixture (' ~scope' in its name) without values is not a row, as in ingest
-    fixture = frame['display_name'].fillna('').str.contains(' ~', regex=False)
-    frame = frame[~(fixture & (frame['result'] == 'pass') & frame['pvar'].isna()
-                    & frame['value'].isna())].reset_index(drop=True)
+    fixture = frame['display_name'].map({d: ' ~' in d for d in frame['display_name'].dropna().unique()})
+    drop = fixture.astype(object).fillna(False).astype(bool) & (frame['result'] == 'pass')
+    if drop.any():
+        frame = frame[~(drop & frame['pvar'].isna() & frame['value'].isna())].reset_index(drop=True)
     return frame[FIRST_COLUMNS + [c for c in frame.columns if c not in FIRST_COLUMNS]]
 
 

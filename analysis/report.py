@@ -16,6 +16,7 @@ import jinja2
 import pandas as pd
 
 from analysis import cases as cases_mod
+from analysis import compare as compare_mod
 from analysis import figures, matmul, microbench, proposal, provenance, scaling, stability
 
 TEMPLATES = Path(__file__).with_name('templates')
@@ -142,6 +143,24 @@ def _env():
     return env
 
 
+def build_compare(base, cand, delta=0.05, alpha=0.05, strict=False, title='hpcval compare'):
+    '''Two Datasets -> a Report of verdicts (tables, forest plot).'''
+    table, one_side, fails = compare_mod.compare(base.frame, cand.frame, delta, alpha, strict)
+    rep = Report(title=title, summary=compare_mod.summary(table), sessions=pd.concat(
+        [base.sessions.assign(side='baseline'), cand.sessions.assign(side='candidate')], ignore_index=True),
+        sources=base.sources + cand.sources, warnings=list(base.warnings) + list(cand.warnings))
+    rep.extra.update(delta=delta, alpha=alpha, strict=strict, kind='compare',
+                     baseline=base.sources, candidate=cand.sources)
+    rep.tables['verdicts'] = table
+    rep.tables['one_side_only'] = one_side
+    rep.tables['failures'] = fails
+    rep.tables['sessions'] = rep.sessions
+    if not table.empty:
+        rep.figures['forest'] = ('Candidate / baseline per case and variable',
+                                 figures.forest(table, delta, f'Verdicts (δ = {delta:.0%})'))
+    return rep
+
+
 def render(rep, outdir):
     '''Write ``rep`` to ``outdir`` atomically; returns the index.html path.'''
     outdir = Path(outdir)
@@ -161,10 +180,12 @@ def render(rep, outdir):
         ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct,
                'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
         env = _env()
-        (tmp / 'index.html').write_text(env.get_template('index.html.j2').render(**ctx))
+        prefix = 'compare' if rep.extra.get('kind') == 'compare' else 'index'
+        md_name = 'compare.md.j2' if prefix == 'compare' else 'report.md.j2'
+        (tmp / 'index.html').write_text(env.get_template(f'{prefix}.html.j2').render(**ctx))
         md_env = _env()
         md_env.autoescape = False
-        (tmp / 'report.md').write_text(md_env.get_template('report.md.j2').render(**ctx))
+        (tmp / 'report.md').write_text(md_env.get_template(md_name).render(**ctx))
         _swap_into_place(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -41,27 +41,58 @@ def variability(frame):
     return out
 
 
+def _node_tests(nodes_per_case, bad):
+    '''One-sided Fisher test per node: failures with it vs without it.'''
+    total_bad, total = int(bad.sum()), len(bad)
+    rows = []
+    exploded = pd.DataFrame({'node': nodes_per_case, 'bad': bad, 'case': np.arange(total)}).explode('node')
+    exploded = exploded[exploded['node'].astype(str).str.strip() != '']
+    for node, g in exploded.groupby('node'):
+        with_bad, with_n = int(g['bad'].sum()), g['case'].nunique()
+        others_bad, others = total_bad - with_bad, total - with_n
+        p = stats.fisher(with_bad, with_n, others_bad, others, 'greater') if others else 1.0
+        rows.append({'node': node, 'cases': with_n, 'failed': with_bad, 'fail_rate': with_bad / with_n,
+                     'others_fail_rate': others_bad / others if others else math.nan, 'p': p})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out['p_holm'] = stats.holm(out['p'].to_numpy())
+    return out
+
+
 def suspicious_nodes(frame, alpha=0.05):
-    '''Nodes in failed cases more often than chance allows (one-sided Fisher, Holm).'''
+    '''Nodes in failed cases more often than chance allows (one-sided Fisher, Holm).
+
+    Stepwise, because jobs share nodes: once the most significant node is
+    flagged, the cases that held it are set aside and the rest tested again,
+    so a healthy node is not flagged for having run beside a bad one.
+    '''
     c = per_case(frame)
     c = c[~c['result'].isin(SKIPPED)]
     if c.empty:
         return pd.DataFrame()
-    lists = c['job_nodelist'].fillna('').astype(str).str.split(',')
+    nodes = c['job_nodelist'].fillna('').astype(str).str.split(',').to_numpy()
     bad = failed(c['result']).to_numpy()
-    exploded = pd.DataFrame({'node': lists, 'bad': bad, 'case': np.arange(len(c))}).explode('node')
-    exploded = exploded[exploded['node'].str.strip() != '']
-    total_bad, total = int(bad.sum()), len(c)
-    rows = []
-    for node, g in exploded.groupby('node'):
-        with_bad = int(g['bad'].sum())
-        with_n = g['case'].nunique()
-        others_bad, others = total_bad - with_bad, total - with_n
-        p = stats.fisher(with_bad, with_n, others_bad, others, 'greater') if others else 1.0
-        rows.append({'node': node, 'cases': with_n, 'failed': with_bad,
-                     'fail_rate': with_bad / with_n,
-                     'others_fail_rate': others_bad / others if others else math.nan, 'p': p})
-    out = pd.DataFrame(rows)
-    out['p_holm'] = stats.holm(out['p'].to_numpy())
-    out['suspicious'] = out['p_holm'] < alpha
-    return out.sort_values(['p', 'node']).reset_index(drop=True)
+    first = _node_tests(nodes, bad)
+    if first.empty:
+        return first
+    first['suspicious'] = False
+    first['p_step'] = first['p_holm']
+    keep = np.ones(len(bad), dtype=bool)
+    flagged = set()
+    while keep.any():
+        step = _node_tests(nodes[keep], bad[keep])
+        step = step[~step['node'].isin(flagged)] if not step.empty else step
+        if step.empty:
+            break
+        top = step.sort_values(['p_holm', 'node']).iloc[0]
+        first.loc[first['node'].isin(step['node']), 'p_step'] = first['node'].map(
+            step.set_index('node')['p_holm'])
+        if not top['p_holm'] < alpha:
+            break
+        # nodes that shared every one of its cases cannot be told apart: flag them together
+        held = np.array([top['node'] in set(n) for n in nodes]) & keep
+        twins = [n for n in step['node'] if (np.array([n in set(x) for x in nodes]) & keep == held).all()]
+        flagged.update(twins)
+        keep &= ~held
+    first['suspicious'] = first['node'].isin(flagged)
+    return first.sort_values(['suspicious', 'p'], ascending=[False, True]).reset_index(drop=True)

@@ -82,18 +82,24 @@ site_configuration = {
                     'format': '%(message)s',
                 },
             ],
+            # One line per performance variable: ReFrame writes one header per
+            # test class, and variants of a class have different variables
+            # (latency_* vs bw_*), so the wide layout would mislabel them.
+            'perflog_multiline': True,
             'handlers_perflog': [
                 {
                     'type': 'filelog',
                     'prefix': '%(check_system)s/%(check_partition)s',
                     'level': 'info',
                     'basedir': os.path.join(RUN_DIR, 'perflogs'),
-                    'format': ('%(check_job_completion_time)s|reframe %(version)s|'
-                               '%(check_display_name)s|%(check_system)s:%(check_partition)s|'
-                               '%(check_environ)s|%(check_result)s|%(check_#ALL)s'),
-                    'format_perfvars': ('%(check_perf_value)s|%(check_perf_unit)s|'
-                                        '%(check_perf_ref)s|%(check_perf_lower_thres)s|'
-                                        '%(check_perf_upper_thres)s|'),
+                    'format': ('%(check_job_completion_time)s|%(check_display_name)s|'
+                               '%(check_system)s|%(check_partition)s|%(check_environ)s|'
+                               '%(check_result)s|%(check_perf_var)s|%(check_perf_value)s|'
+                               '%(check_perf_unit)s|%(check_perf_ref)s|%(check_perf_lower_thres)s|'
+                               '%(check_perf_upper_thres)s|%(check_perf_result)s|%(check_#ALL)s'),
+                    'ignore_keys': ['check_perfvalues', 'check_display_name', 'check_system',
+                                    'check_partition', 'check_environ', 'check_result',
+                                    'check_job_completion_time'],
                     'append': True,
                 },
             ],

@@ -1,6 +1,6 @@
-"""hpcval command line: run, report.
+"""hpcval command line: run, report, compare.
 
-Exit codes: 0 ok; 1 the validation found a problem (failed checks);
+Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
 2 usage or input error (one line naming the file and the fault).
 """
 import argparse
@@ -45,15 +45,61 @@ def cmd_run(args):
     return rc
 
 
+def _better(text):
+    spec, sep, direction = text.rpartition('=')
+    if not sep or not spec or direction not in ('higher', 'lower'):
+        raise argparse.ArgumentTypeError(f'expected CHECK[:PVAR]=higher|lower, got {text!r}')
+    return spec, direction
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number: {text!r}')
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'must lie between 0 and 1: {text!r}')
+    return value
+
+
 def cmd_report(args):
     from analysis import ingest, report
-    dataset = ingest.load(args.inputs)           # all input checked before anything is written
+    dataset = ingest.load(args.inputs, better=dict(args.better or []))   # all input checked first
     out = Path(args.output)
     title = args.title or f'hpcval report: {out.name}'
-    index = report.render(report.build(dataset, title), out)
-    print(f'hpcval report: {len(dataset.sources)} run report(s), '
+    index = report.render(report.build(dataset, title, mode=args.mode, floor=args.floor), out)
+    print(f'hpcval report: {len(dataset.sources)} input file(s), '
           f'{dataset.frame["display_name"].nunique()} test case(s) -> {index}')
+    if dataset.warnings:
+        print(f'hpcval report: {len(dataset.warnings)} warning(s), listed in the report', file=sys.stderr)
     return 0
+
+
+def cmd_compare(args):
+    from analysis import ingest, report
+    better = dict(args.better or [])
+    base = ingest.load([args.baseline], better=better)
+    cand = ingest.load([args.candidate], better=better)
+    rep = report.build_compare(base, cand, delta=args.delta, alpha=args.alpha, strict=args.strict,
+                               title=args.title or 'hpcval compare')
+    table = rep.tables['verdicts']
+    if table.empty:
+        print('hpcval compare: no case measured on both sides')
+    else:
+        view = table[['case', 'pvar', 'verdict', 'ratio', 'ci_lo', 'ci_hi', 'p_holm', 'runs_needed']].copy()
+        with pd_options():
+            print(view.to_string(index=False, float_format=lambda v: f'{v:.4g}'))
+    for r in rep.tables['one_side_only'].itertuples():
+        print(f'{r.side}: {r.case} {r.pvar}')
+    index = report.render(rep, Path(args.output))
+    counts = ', '.join(f'{n} {v}' for v, n in rep.summary.items())
+    print(f'hpcval compare: {counts} -> {index}')
+    return 1 if rep.summary.get('REGRESSION') else 0
+
+
+def pd_options():
+    import pandas as pd
+    return pd.option_context('display.width', 200, 'display.max_colwidth', 60, 'display.max_rows', 500)
 
 
 def parser():
@@ -79,7 +125,22 @@ def parser():
                     help='run directories, report.json files, or trees of them')
     rp.add_argument('-o', '--output', required=True, help='report directory, e.g. reports/NAME')
     rp.add_argument('--title', help='report title')
+    rp.add_argument('--mode', choices=['strong', 'weak'], help='scaling mode for every check (default: as declared, else strong)')
+    rp.add_argument('--floor', type=_fraction, default=0.75, help='parallel-efficiency floor (default 0.75)')
+    rp.add_argument('--better', action='append', type=_better, metavar='CHECK[:PVAR]=higher|lower',
+                    help='override the better direction the unit implies')
     rp.set_defaults(func=cmd_report)
+
+    c = sub.add_parser('compare', help='baseline vs candidate: a verdict per case; exit 1 on a regression')
+    c.add_argument('baseline', help='run directory, report.json, or a tree of them')
+    c.add_argument('candidate', help='run directory, report.json, or a tree of them')
+    c.add_argument('-o', '--output', default='reports/compare', help='report directory (default reports/compare)')
+    c.add_argument('--delta', type=_fraction, default=0.05, help='practical threshold (default 0.05)')
+    c.add_argument('--alpha', type=_fraction, default=0.05, help='significance level (default 0.05)')
+    c.add_argument('--strict', action='store_true', help='a verdict needs the whole 95%% CI beyond delta')
+    c.add_argument('--better', action='append', type=_better, metavar='CHECK[:PVAR]=higher|lower')
+    c.add_argument('--title', help='report title')
+    c.set_defaults(func=cmd_compare)
     return p
 
 

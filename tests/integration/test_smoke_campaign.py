@@ -93,3 +93,16 @@ def test_perflogs_written_under_the_run(smoke_run):
     assert {p.stem for p in logs} >= {'MpiMicrobench', 'MatmulBench'}
     header = (Path(smoke_run) / 'perflogs/local/default/MpiMicrobench.log').read_text().splitlines()[0]
     assert 'num_nodes' in header and 'mpi_library' in header
+
+
+def test_perflogs_carry_the_same_numbers_as_the_run_report(smoke_run):
+    '''The fallback input: one line per variable, each variant labelled right.'''
+    from analysis import ingest
+    key = ['display_name', 'pvar']
+    rep = ingest.load([Path(smoke_run) / 'report.json']).frame.dropna(subset=['pvar'])
+    logs = ingest.load([Path(smoke_run) / 'perflogs']).frame.dropna(subset=['pvar'])
+    merged = rep.merge(logs, on=key, suffixes=('_rep', '_log'))
+    assert len(merged) == len(rep) == len(logs)
+    assert (merged['unit_rep'] == merged['unit_log']).all()
+    assert ((merged['value_rep'] - merged['value_log']).abs() <= 1e-6 * merged['value_rep'].abs()).all()
+    assert set(logs.loc[logs['benchmark'] == 'bw', 'unit']) == {'MB/s'}

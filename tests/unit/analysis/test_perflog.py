@@ -197,11 +197,12 @@ def test_not_a_perflog(tmp_path):
 
 def test_blank_lines_and_none_values(tmp_path):
     path = _write(tmp_path / 'B.log', '\n'.join([
-        'result|display_name|system|partition|environ|fail_phase|x_value|x_unit|x_ref|x_lower_thres|x_upper_thres',
+        'check_result|display_name|system|partition|environ|fail_phase|x_value|x_unit|x_ref|x_lower_thres|'
+        'x_upper_thres',
         '', 'pass|B|s|p|e|None|None|us|None|None|None', '', '']))
     row = perflog.frame_from_perflog(path).iloc[0]
     assert math.isnan(row['value']) and math.isnan(row['ref']) and row['unit'] == 'us'
-    assert pd.isna(row['fail_phase'])
+    assert pd.isna(row['fail_phase']) and row['result'] == 'pass'
 
 
 def test_case_failed_before_performance_keeps_one_row(tmp_path):
@@ -237,6 +238,12 @@ def test_header_of_another_variant_is_refused(tmp_path):
                   'pass|M %benchmark=bw|5.0|MB/s|0|None|None\n')
     with pytest.raises(InputError, match="'lat_1B' has units"):
         perflog.frame_from_perflog(path)
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    path = _write(tmp_path / 'H.log', DEFAULT_HEADER + '\n\n')
+    f = perflog.frame_from_perflog(path)
+    assert f.empty and 'pvar' in f.columns
 
 
 def test_missing_path(tmp_path):
