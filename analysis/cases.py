@@ -3,28 +3,63 @@ import re
 
 import numpy as np
 
-_REPEAT = re.compile(r'\s*%[.$]?repeat_no=\S+')
+REPEAT_TOKEN = re.compile(r'\s*%[.$]?repeat_no=\S+')
+NODES_TOKEN = re.compile(r'\s*%num_nodes=\S+')
 CASE_KEY = ['system', 'partition', 'environ', 'case']
 PASSED = ('pass', 'xfail')
 SKIPPED = ('skip',)
 
 
+def strip_token(series, pattern):
+    '''Regex-remove ``pattern`` from each distinct string once, then map (names repeat a lot).'''
+    names = series.astype(str)
+    mapping = {n: pattern.sub('', n).strip() for n in names.unique()}
+    return names.map(mapping)
+
+
 def with_case(frame):
     '''Add ``case``: the display name without the repeat counter, so repeats pool.'''
+    if 'case' in frame.columns:
+        return frame
     frame = frame.copy()
-    frame['case'] = frame['display_name'].astype(str).str.replace(_REPEAT, '', regex=True).str.strip()
+    frame['case'] = strip_token(frame['display_name'], REPEAT_TOKEN)
     return frame
 
 
+def usable(frame):
+    '''Boolean array: the row carries a usable measurement (passed, finite).'''
+    return frame['result'].isin(PASSED).to_numpy() & np.isfinite(frame['value'].to_numpy(float))
+
+
 def measured(frame):
-    '''Rows that carry a usable measurement: passed, finite.'''
-    return frame[frame['result'].isin(PASSED) & np.isfinite(frame['value'].astype(float))]
+    '''Rows that carry a usable measurement (the frame itself if all do).
+
+    Ingest stores the answer as ``usable``; a frame without it is judged here.
+    '''
+    keep = frame['usable'].to_numpy(bool) if 'usable' in frame.columns else usable(frame)
+    return frame if keep.all() else frame[keep]
 
 
-def per_case(frame):
-    '''One row per executed test case (any pvar), for failure counting.'''
-    keys = ['session_uuid', 'run_index', 'system', 'partition', 'environ', 'display_name']
-    return frame.drop_duplicates(keys)
+CASE_IDENTITY = ['session_uuid', 'run_index', 'system', 'partition', 'environ', 'display_name']
+
+
+def per_case(frame, columns=None):
+    '''One row per executed test case (any pvar), for failure counting.
+
+    ``columns``: only these (plus the identity) are carried, which keeps a
+    million-row frame cheap to deduplicate.
+    '''
+    key = ['case_id'] if 'case_id' in frame.columns else CASE_IDENTITY
+    if columns is not None:
+        frame = frame[list(dict.fromkeys(key + CASE_IDENTITY + [c for c in columns if c in frame.columns]))]
+    if key == ['case_id']:
+        return frame[~frame['case_id'].duplicated().to_numpy()]
+    return frame.drop_duplicates(CASE_IDENTITY)
+
+
+def columns(frame, wanted):
+    '''A narrow view: just the columns an analysis needs (those that exist).'''
+    return frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
 
 
 def failed(results):

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 
+from analysis.cases import CASE_IDENTITY, NODES_TOKEN, REPEAT_TOKEN, strip_token, usable
 from analysis.errors import InputError
 from analysis.units import better as better_of_unit
 from analysis.units import message_size
@@ -43,7 +45,20 @@ _SKIP = {
     'maintainers', 'modules', 'extra_resources', 'valid_systems',
     'valid_prog_environs', 'tags', 'outputdir', 'stagedir', 'prefix',
 }
+# ReFrame's own loggable attributes that say nothing about the measurement:
+# dropped at ingest so the tidy frame (and its CSV) stays lean
+_REFRAME_INTERNALS = {
+    'build_jobid', 'build_locally', 'build_time_limit', 'exclusive_access', 'executable',
+    'hashcode', 'local', 'max_pending_time', 'num_cpus_per_task', 'num_gpus_per_node',
+    'num_tasks_per_core', 'num_tasks_per_socket', 'sourcepath', 'sourcesdir',
+    'strict_check', 'time_limit', 'use_multithreading', 'job_completion_time_unix',
+    'time_setup', 'time_compile', 'time_sanity', 'time_performance', 'fail_severe',
+    'descr', 'filename', 'unique_name', 'short_name',
+}
 _PARAM = r'%[.$]?(\w+)=(\S+)'
+# fields that are numbers in every run report: typed once, the rest stay as given
+_NUMERIC_FIELDS = {'run_index', 'num_nodes', 'num_tasks', 'num_tasks_per_node', 'job_exitcode',
+                   'time_run', 'time_total', 'job_submit_time'}
 SECRET = re.compile(r'TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL', re.I)
 REDACTED = '<redacted>'
 
@@ -91,19 +106,26 @@ def is_perflog(path):
 def read_report(path):
     '''Load and check one run report; InputError names the fault.'''
     try:
-        text = Path(path).read_text()
-    except UnicodeDecodeError:
-        raise InputError(path, 'not a text file (not JSON)')
+        raw = Path(path).read_bytes()
     except OSError as err:
         raise InputError(path, f'cannot read: {err.strerror}')
-    if not text.strip():
-        raise InputError(path, 'empty file')
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        if err.pos >= len(text.rstrip()):
-            raise InputError(path, f'truncated JSON (ends at line {err.lineno}, column {err.colno})')
-        raise InputError(path, f'not JSON ({err.msg} at line {err.lineno}, column {err.colno})')
+        data = orjson.loads(raw)          # fast path; json below explains any fault
+    except orjson.JSONDecodeError:
+        data = None
+    if data is None:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise InputError(path, 'not a text file (not JSON)')
+        if not text.strip():
+            raise InputError(path, 'empty file')
+        try:
+            data = json.loads(text)       # also takes NaN and Infinity, as Python writes them
+        except json.JSONDecodeError as err:
+            if err.pos >= len(text.rstrip()):
+                raise InputError(path, f'truncated JSON (ends at line {err.lineno}, column {err.colno})')
+            raise InputError(path, f'not JSON ({err.msg} at line {err.lineno}, column {err.colno})')
     if not isinstance(data, dict) or 'session_info' not in data or 'runs' not in data:
         raise InputError(path, "JSON but not a ReFrame run report (no 'session_info' and 'runs')")
     version = str(data['session_info'].get('data_version', ''))
@@ -123,62 +145,138 @@ def redact_env(env):
 
 def _flatten(col):
     '''Lists become comma-joined text, dicts JSON: one scalar per cell.'''
-    sample = col.dropna()
+    if col.dtype != object:
+        return col
+    sample = col.dropna().head(50)
     if sample.empty or not sample.map(lambda v: isinstance(v, (list, tuple, dict))).any():
         return col
     return col.map(lambda v: ','.join(map(str, v)) if isinstance(v, (list, tuple))
                    else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
 
 
-def frame_from_report(data, source=''):
-    '''One run report -> tidy rows (cases joined with their perf values).'''
+def _report_parts(data, source=''):
+    '''One run report -> (cases frame, perf rows frame with the case's row number).'''
     session = data['session_info']
-    cases, perf = [], []
+    cases, names = [], {}
+    idx_col, pvar_col = [], []
+    value_col, ref_col, lower_col, upper_col, unit_col = [], [], [], [], []
     for run in data['runs']:
+        run_index = run.get('run_index', 0)
         for tc in run.get('testcases', []) or []:
             pv = tc.get('perfvalues') or {}
             if not pv and tc.get('fixture') and tc.get('result') == 'pass':
                 continue            # a passing build step carries no numbers
             idx = len(cases)
-            case = {k: v for k, v in tc.items() if k not in _SKIP}
-            case.setdefault('run_index', run.get('run_index', 0))
-            case['env_vars'] = redact_env(tc.get('env_vars'))
-            cases.append(case)
-            if pv:
-                for key, entry in pv.items():
-                    entry = list(entry) + [None] * 5
-                    perf.append((idx, key.rsplit(':', 1)[-1], *entry[:5]))
-            else:
-                perf.append((idx, None, None, None, None, None, None))
+            tc.setdefault('run_index', run_index)   # our own parse of the file: safe to extend
+            tc['env_vars'] = redact_env(tc.get('env_vars'))
+            cases.append(tc)
+            if not pv:
+                idx_col.append(idx)
+                pvar_col.append(None)
+                for col in (value_col, ref_col, lower_col, upper_col, unit_col):
+                    col.append(None)
+                continue
+            for key in pv:
+                if key not in names:
+                    names[key] = key.rsplit(':', 1)[-1]
+                pvar_col.append(names[key])
+            idx_col.extend([idx] * len(pv))
+            # [value, ref, lower, upper, unit(, result)]: transpose per case
+            entries = [e if len(e) >= 5 else list(e) + [None] * (5 - len(e)) for e in pv.values()]
+            v, r, lo, up, u = list(zip(*entries))[:5]
+            value_col.extend(v)
+            ref_col.extend(r)
+            lower_col.extend(lo)
+            upper_col.extend(up)
+            unit_col.extend(u)
     if not cases:
-        return pd.DataFrame()
-    cf = pd.DataFrame.from_records(cases)
-    cf = cf.apply(_flatten)
+        return pd.DataFrame(), pd.DataFrame()
+    # column by column: cheaper than a frame from a list of dicts, and the
+    # bulky fields (job output, tracebacks) are never touched
+    keys = {}
+    for tc in cases:
+        keys.update(dict.fromkeys(tc))
+    drop = _SKIP | _REFRAME_INTERNALS | {'pvar', 'value', 'unit', 'ref', 'lower', 'upper'}
+    # object columns as they come: no per-column type inference over 10^5 cases
+    cf = pd.DataFrame({k: np.array([tc.get(k) for tc in cases] + [None], dtype=object)[:-1]
+                       for k in keys if k not in drop})
+    for col in _NUMERIC_FIELDS & set(cf.columns):
+        cf[col] = pd.to_numeric(cf[col], errors='coerce')
     if 'display_name' not in cf.columns:
-        cf['display_name'] = cf.get('name', '')
-    cf['display_name'] = cf['display_name'].fillna(cf.get('name', '')).astype(str)
-    params = cf['display_name'].str.extractall(_PARAM)
-    if not params.empty:
-        params.columns = ['param', 'param_value']
-        wide = params.reset_index().pivot_table(index=params.index.names[0] or 'level_0', columns='param',
-                                                values='param_value', aggfunc='first')
-        for col in wide.columns:
-            if col not in cf.columns:
-                cf[col] = wide[col].reindex(cf.index)
-    cf['check'] = cf['display_name'].str.split().str[0]
-    if 'workload' not in cf.columns:
-        cf['workload'] = cf['check']
-    cf['workload'] = cf['workload'].fillna(cf['check'])
+        cf['display_name'] = cf['name'] if 'name' in cf.columns else ''
+    elif 'name' in cf.columns:
+        cf['display_name'] = cf['display_name'].fillna(cf['name'])
     if 'session_uuid' not in cf.columns:
         cf['session_uuid'] = session.get('uuid')
     cf['session_uuid'] = cf['session_uuid'].fillna(session.get('uuid'))
-    cf['completion_time'] = cf.get('job_completion_time', cf.get('job_completion_time_unix'))
     cf['source'] = str(source)
-    pf = pd.DataFrame.from_records(perf, columns=['_case', 'pvar', 'value', 'ref', 'lower', 'upper', 'unit'])
-    pf['value'] = pd.to_numeric(pf['value'], errors='coerce')
-    frame = cf.drop(columns=[c for c in ('pvar', 'value', 'unit', 'ref', 'lower', 'upper')
-                             if c in cf.columns]).iloc[pf['_case'].to_numpy()].reset_index(drop=True)
-    return pd.concat([frame, pf.drop(columns='_case')], axis=1)
+    pf = pd.DataFrame({'_case': np.asarray(idx_col, dtype=np.int64), 'pvar': pd.Series(pvar_col, dtype=object),
+                       'value': pd.to_numeric(pd.Series(value_col, dtype=object), errors='coerce'),
+                       'ref': pd.Series(ref_col, dtype=object), 'lower': pd.Series(lower_col, dtype=object),
+                       'upper': pd.Series(upper_col, dtype=object), 'unit': pd.Series(unit_col, dtype=object)})
+    return cf, pf
+
+
+def _finish_cases(cf):
+    '''Case-level columns, once for all files: flatten, parameters, check, categories.'''
+    for col in cf.columns[cf.dtypes == object]:
+        first = cf[col].dropna().head(20)
+        if first.map(lambda v: isinstance(v, (list, tuple, dict))).any():
+            cf[col] = cf[col].map(lambda v: ','.join(map(str, v)) if isinstance(v, (list, tuple))
+                                  else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
+    cf['display_name'] = cf['display_name'].astype(object).fillna('').astype(object)
+    cf['case'] = strip_token(cf['display_name'], REPEAT_TOKEN)
+    cf['series'] = strip_token(cf['case'], NODES_TOKEN)
+    # parameters from the display name, parsed once per distinct case (repeats share them)
+    parsed = {n: dict(re.findall(_PARAM, n)) for n in cf['case'].unique()}
+    for param in sorted({k for d in parsed.values() for k in d}):
+        if param not in cf.columns:
+            cf[param] = cf['case'].map({n: d.get(param) for n, d in parsed.items()})
+    if 'repeat_no' not in cf.columns and cf['display_name'].str.contains('repeat_no=', regex=False).any():
+        cf['repeat_no'] = cf['display_name'].str.extract(r'repeat_no=(\S+)', expand=False)
+    cf['check'] = cf['case'].map({n: (n.split() or [''])[0] for n in parsed})
+    cf['workload'] = cf['workload'].fillna(cf['check']) if 'workload' in cf.columns else cf['check']
+    cf['completion_time'] = cf['job_completion_time'] if 'job_completion_time' in cf.columns else None
+    # parameters and loggable variables arrive as text or Python objects:
+    # numbers where every value of the column is one (per case, before the join)
+    for col in cf.columns:
+        if col in CORE_COLUMNS or col in ('case', 'series', 'source', 'display_name') or not (
+                cf[col].dtype == object or pd.api.types.is_string_dtype(cf[col])):
+            continue
+        present = cf[col].notna()
+        if not present.any() or not cf[col][present].map(
+                lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool)).all():
+            continue
+        conv = pd.to_numeric(cf[col], errors='coerce')
+        if conv.notna().sum() == present.sum():
+            cf[col] = conv
+    # repeated text: categories make the per-value replication cheap
+    for col in cf.columns:
+        if cf[col].dtype == object or str(cf[col].dtype).startswith('str'):
+            if cf[col].nunique(dropna=True) <= max(1, len(cf) // 2):
+                cf[col] = cf[col].astype('category')
+    return cf
+
+
+def frame_from_report(data, source=''):
+    '''One run report -> tidy rows (cases joined with their perf values).'''
+    cf, pf = _report_parts(data, source)
+    if cf.empty:
+        return cf
+    return _join(_finish_cases(cf), pf)
+
+
+def _join(cf, pf):
+    '''Repeat each case's columns for each of its values (categories make the take cheap),
+    then hand plain object columns on: categories do not mix across frames.'''
+    rows = cf.take(pf['_case'].to_numpy()).reset_index(drop=True)
+    rows['case_id'] = pf['_case'].to_numpy()
+    for col in rows.columns:
+        if isinstance(rows[col].dtype, pd.CategoricalDtype):
+            rows[col] = rows[col].astype(object)
+    pf = pf.drop(columns='_case').reset_index(drop=True)
+    pf['value'] = pd.to_numeric(pf['value'], errors='coerce').astype(float)
+    return pd.concat([rows, pf], axis=1)
 
 
 def _session_row(data, source):
@@ -197,9 +295,9 @@ def _session_row(data, source):
 
 def _apply_better(frame, overrides):
     '''Direction from the unit, then per-check overrides ('CHECK:PVAR' or 'CHECK' -> dir).'''
-    units = frame['unit'].astype(object)
-    uniq = {u: better_of_unit(u) for u in units.dropna().unique()}
-    frame['better'] = units.map(uniq).astype(object).fillna('')
+    codes, uniques = pd.factorize(frame['unit'])
+    lookup = np.array([better_of_unit(u) for u in uniques] + [''], dtype=object)
+    frame['better'] = lookup[codes]          # code -1 (no unit) picks the trailing ''
     if 'better_overrides' in frame.columns:        # declared by the check (a loggable dict)
         for text in frame['better_overrides'].dropna().unique():
             try:
@@ -219,12 +317,14 @@ def _apply_better(frame, overrides):
 
 
 def _check_units(frame, where):
-    both = frame.dropna(subset=['pvar', 'unit']).groupby(['check', 'pvar'])['unit'].unique()
-    for (check, pvar), units in both.items():
-        if len(units) > 1:
-            raise InputError(where(check, pvar, units[1]),
-                             f'{check}: performance variable {pvar!r} reported in two units, '
-                             f'{units[0]!r} and {units[1]!r}')
+    trio = frame[['check', 'pvar', 'unit']].drop_duplicates().dropna(subset=['pvar', 'unit'])
+    twice = trio[trio.duplicated(['check', 'pvar'], keep=False)]
+    if not twice.empty:
+        check, pvar = twice.iloc[0]['check'], twice.iloc[0]['pvar']
+        units = list(twice[(twice['check'] == check) & (twice['pvar'] == pvar)]['unit'])
+        raise InputError(where(check, pvar, units[1]),
+                         f'{check}: performance variable {pvar!r} reported in two units, '
+                         f'{units[0]!r} and {units[1]!r}')
 
 
 def _flag_values(frame):
@@ -248,17 +348,31 @@ def load(paths, better=None):
     sources = []
     for p in paths:
         sources += find_reports(p)
-    frames, sessions = [], []
+    frames, sessions, case_parts, perf_parts, offset = [], [], [], [], 0
     for src in sources:
         if is_perflog(src) and not str(src).endswith('.json'):
             from analysis import perflog
             frames.append(perflog.frame_from_perflog(src))
             continue
         data = read_report(src)
-        frames.append(frame_from_report(data, src))
+        cf, pf = _report_parts(data, src)
         sessions.append(_session_row(data, src))
+        del data
+        if cf.empty:
+            continue
+        pf['_case'] += offset
+        offset += len(cf)
+        case_parts.append(cf)
+        perf_parts.append(pf)
+    if case_parts:
+        frames.append(_join(_finish_cases(pd.concat(case_parts, ignore_index=True)),
+                            pd.concat(perf_parts, ignore_index=True)))
     frames = [f for f in frames if not f.empty]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
+    if 'case' not in frame.columns or frame['case'].isna().any():
+        fill = frame.get('display_name', pd.Series(dtype=object)).astype(str)
+        frame['case'] = strip_token(fill, REPEAT_TOKEN)
+        frame['series'] = strip_token(frame['case'], NODES_TOKEN)
     for col in CORE_COLUMNS + ['source']:
         if col not in frame.columns:
             frame[col] = np.nan if col in ('value', 'num_nodes', 'num_tasks') else ''
@@ -271,6 +385,11 @@ def load(paths, better=None):
         return hit['source'].iloc[0] if not hit.empty else '<input>'
     _check_units(frame, where)
     frame, warnings = _flag_values(frame)
+    if 'case_id' not in frame.columns or frame['case_id'].isna().any():
+        # perflog rows: number the cases by their identity
+        frame['case_id'] = frame.groupby(CASE_IDENTITY, dropna=False, sort=False).ngroup()
+    frame['case_id'] = frame['case_id'].astype(np.int64)
+    frame['usable'] = usable(frame)
     sizes = {p: message_size(p) for p in frame['pvar'].dropna().unique()}
     frame['msg_size'] = frame['pvar'].map(sizes)
     order = CORE_COLUMNS + [c for c in frame.columns if c not in CORE_COLUMNS]

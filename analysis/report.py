@@ -20,6 +20,9 @@ from analysis import compare as compare_mod
 from analysis import figures, matmul, microbench, proposal, provenance, scaling, stability
 
 TEMPLATES = Path(__file__).with_name('templates')
+VALUE_COLUMNS = ['pvar', 'value', 'unit', 'ref', 'lower', 'upper', 'better', 'msg_size', 'usable']
+RESULT_COLUMNS = ['case_id', 'session_uuid', 'run_index', 'system', 'partition', 'environ', 'check',
+                  'case', 'num_nodes', 'result'] + VALUE_COLUMNS
 
 
 @dataclass
@@ -71,14 +74,15 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
                  sources=dataset.sources, warnings=list(dataset.warnings), floor=floor)
     fails = stability.failures(frame)
     _scaling_section(rep, frame, fails, mode, floor)
-    ratios = scaling.variant_ratios(frame)
+    # one bootstrap per variant pair and node count, on each check's headline variable
+    measured_rows = frame.dropna(subset=['pvar'])
+    headline = {check: proposal.headline_pvar(g.drop_duplicates('pvar'))
+                for check, g in measured_rows.groupby('check')}
+    ratios = scaling.variant_ratios(frame, pvars=headline)
     if not ratios.empty:
         rep.tables['variant_ratios'] = ratios
-        head = ratios[ratios.apply(lambda r: r['pvar'] == proposal.headline_pvar(
-            frame[(frame['check'] == r['check'])].dropna(subset=['pvar'])), axis=1)]
-        shown = head if not head.empty else ratios.head(30)
         rep.figures['variant_ratios'] = ('Variant ratios per node count',
-                                         figures.ratios(shown, 'Variant ratios (median, 95 % bootstrap CI)'))
+                                         figures.ratios(ratios.head(40), 'Variant ratios (median, 95 % bootstrap CI)'))
     curve = microbench.curves(frame)
     if not curve.empty:
         rep.tables['microbench_curves'] = curve
@@ -102,7 +106,10 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     rep.tables['environment'] = provenance.environment(frame)
     rep.tables['sessions'] = dataset.sessions
     rep.tables['warnings'] = pd.DataFrame(rep.warnings, columns=['file', 'case', 'warning'])
-    rep.tables['results'] = frame
+    # the tidy frame, normalised for size: values keyed by case_id, case attributes once
+    rep.tables['results'] = frame[[c for c in RESULT_COLUMNS if c in frame.columns]]
+    rep.tables['case_attributes'] = cases_mod.per_case(frame, list(frame.columns)).drop(
+        columns=[c for c in VALUE_COLUMNS if c in frame.columns])
     return rep
 
 
@@ -170,14 +177,16 @@ def render(rep, outdir):
         (tmp / 'tables').mkdir()
         (tmp / 'figures').mkdir()
         for name, df in rep.tables.items():
-            df.to_csv(tmp / 'tables' / f'{name}.csv', index=False)
+            write_csv(df, tmp / 'tables' / f'{name}.csv')
         embedded = {}
         for name, (caption, fig) in rep.figures.items():
             png = figures.to_bytes(fig, 'png')
             (tmp / 'figures' / f'{name}.png').write_bytes(png)
             (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
             embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
-        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct,
+        cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
+        failed_cases = cases[~cases['result'].isin(['pass', 'xfail', 'skip'])]
+        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct, 'failed_cases': failed_cases,
                'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
         env = _env()
         prefix = 'compare' if rep.extra.get('kind') == 'compare' else 'index'
@@ -191,6 +200,22 @@ def render(rep, outdir):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return outdir / 'index.html'
+
+
+def write_csv(df, path):
+    '''CSV through Arrow's writer: the results table has a row per perf value (1M at 100k cases).'''
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    arrays = []
+    for name in df.columns:
+        col = df[name]
+        try:
+            arrays.append(pa.array(col, from_pandas=True))
+        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # numbers and text mixed in one column: write it as text
+            arrays.append(pa.array(col.astype(object).where(col.notna(), None).map(
+                lambda v: v if v is None else str(v)), from_pandas=True))
+    pacsv.write_csv(pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns]), path)
 
 
 def _swap_into_place(tmp, outdir):

@@ -15,18 +15,19 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.cases import measured, with_case
+from analysis.cases import NODES_TOKEN, columns, measured, strip_token, with_case
 
 DEFAULT_FLOOR = 0.75
-NODES_TOKEN = re.compile(r'\s*%num_nodes=\S+')
 TIME_TO_HOURS = {'s': 1 / 3600, 'sec': 1 / 3600, 'ms': 1 / 3.6e6, 'us': 1 / 3.6e9, 'min': 1 / 60, 'h': 1.0}
 GROUP = ['system', 'partition', 'environ', 'check', 'series', 'pvar']
 
 
 def with_series(frame):
     '''``series``: the case without its node count, so node counts line up.'''
+    if 'series' in frame.columns:
+        return frame
     frame = with_case(frame)
-    frame['series'] = frame['case'].str.replace(NODES_TOKEN, '', regex=True).str.strip()
+    frame['series'] = strip_token(frame['case'], NODES_TOKEN)
     return frame
 
 
@@ -60,7 +61,8 @@ def _mode_of(g, override):
 
 def scaling(frame, mode=None, floor=DEFAULT_FLOOR):
     '''One row per group x node count; groups with a single node count are left out.'''
-    f = measured(with_series(frame))
+    f = measured(columns(with_series(frame), GROUP + ['num_nodes', 'value', 'unit', 'better', 'result',
+                                                       'scaling_mode', 'scaling_pvar']))
     f = f[f['num_nodes'].notna() & f['better'].isin(['lower', 'higher'])]
     rows = []
     for key, g in f.groupby(GROUP, sort=True):
@@ -69,7 +71,8 @@ def scaling(frame, mode=None, floor=DEFAULT_FLOOR):
             continue
         better, unit = g['better'].iloc[0], g['unit'].iloc[0]
         m = _mode_of(g, mode)
-        per_n = {n: stats.median_ci(g.loc[g['num_nodes'] == n, 'value']) for n in nodes}
+        by_n = {n: v.to_numpy(float) for n, v in g.groupby('num_nodes')['value']}
+        per_n = {n: stats.median_ci(by_n[n]) for n in nodes}
         n0 = nodes[0]
         v0 = per_n[n0][0]
         # time-like view for the Amdahl fit: a rate becomes time per unit of work
@@ -88,7 +91,7 @@ def scaling(frame, mode=None, floor=DEFAULT_FLOOR):
                          'karp_flatt': karp_flatt(speedup, p) if m == 'strong' else math.nan,
                          'amdahl_serial_fraction': serial, 'amdahl_a': a, 'amdahl_b': b,
                          'node_hours_per_run': n * med * hours if hours and better == 'lower' else math.nan,
-                         'cov': stats.cov(g.loc[g['num_nodes'] == n, 'value'])})
+                         'cov': stats.cov(by_n[n])})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -114,9 +117,16 @@ def _order(dim, values):
     return sorted(values)
 
 
-def variant_ratios(frame, seed=0):
-    '''Median ratios between variants that differ in one dimension, per node count, with bootstrap CIs.'''
-    f = measured(with_series(frame))
+def variant_ratios(frame, seed=0, pvars=None):
+    '''Median ratios between variants that differ in one dimension, per node count, with bootstrap CIs.
+
+    ``pvars``: {check: pvar} to limit the table to one variable per check.
+    '''
+    f = measured(columns(with_series(frame), ['system', 'partition', 'environ', 'check', 'series', 'pvar',
+                                               'num_nodes', 'value', 'unit', 'better', 'result',
+                                               *VARIANT_DIMENSIONS]))
+    if pvars is not None:
+        f = f[f['pvar'] == f['check'].map(pvars)]
     dims = [d for d in VARIANT_DIMENSIONS if d in f.columns and f[d].astype(str).nunique() > 1]
     rows = []
     for dim in dims:

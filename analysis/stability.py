@@ -5,15 +5,14 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.cases import SKIPPED, failed, measured, per_case, with_case
-from analysis.scaling import NODES_TOKEN
+from analysis.cases import NODES_TOKEN, SKIPPED, columns, failed, measured, per_case, with_case
 
 GROUP = ['system', 'partition', 'environ', 'check', 'case']
 
 
 def failures(frame):
     '''Per case: runs, failures by phase, Clopper-Pearson 95 % CI, retries.'''
-    c = per_case(with_case(frame))
+    c = per_case(with_case(frame), GROUP + ['num_nodes', 'result', 'fail_phase'])
     c = c[~c['result'].isin(SKIPPED)]
     rows = []
     for key, g in c.groupby(GROUP):
@@ -32,7 +31,7 @@ def failures(frame):
 
 def variability(frame):
     '''Per case x pvar: n, min/median/max, CoV, robust CoV, Tukey outliers.'''
-    m = measured(with_case(frame))
+    m = measured(columns(with_case(frame), GROUP + ['pvar', 'unit', 'value', 'result']))
     g = m.groupby(GROUP + ['pvar', 'unit'])['value']
     out = g.agg(runs='count', min='min', median='median', max='max').reset_index()
     out['cov'] = g.apply(stats.cov).to_numpy()
@@ -41,17 +40,33 @@ def variability(frame):
     return out
 
 
-def _node_tests(nodes_per_case, bad):
-    '''One-sided Fisher test per node: failures with it vs without it.'''
+def _incidence(c):
+    '''Cases x nodes boolean matrix from comma-separated job_nodelist texts.'''
+    lists = c['job_nodelist'].astype(object).fillna('').astype(str)
+    codes, uniques = pd.factorize(lists)
+    names = sorted({n.strip() for text in uniques for n in text.split(',') if n.strip() and n != 'nan'})
+    col = {n: i for i, n in enumerate(names)}
+    per_unique = np.zeros((len(uniques), len(names)), dtype=bool)
+    for u, text in enumerate(uniques):
+        for n in text.split(','):
+            if n.strip() in col:
+                per_unique[u, col[n.strip()]] = True
+    return names, per_unique[codes]
+
+
+def _node_tests(names, held, bad):
+    '''One-sided Fisher test per node: failures of cases with it vs without it.'''
     total_bad, total = int(bad.sum()), len(bad)
+    with_n = held.sum(axis=0)
+    with_bad = (held & bad[:, None]).sum(axis=0)
     rows = []
-    exploded = pd.DataFrame({'node': nodes_per_case, 'bad': bad, 'case': np.arange(total)}).explode('node')
-    exploded = exploded[exploded['node'].astype(str).str.strip() != '']
-    for node, g in exploded.groupby('node'):
-        with_bad, with_n = int(g['bad'].sum()), g['case'].nunique()
-        others_bad, others = total_bad - with_bad, total - with_n
-        p = stats.fisher(with_bad, with_n, others_bad, others, 'greater') if others else 1.0
-        rows.append({'node': node, 'cases': with_n, 'failed': with_bad, 'fail_rate': with_bad / with_n,
+    for j, node in enumerate(names):
+        if with_n[j] == 0:
+            continue
+        others_bad, others = total_bad - int(with_bad[j]), total - int(with_n[j])
+        p = stats.fisher(int(with_bad[j]), int(with_n[j]), others_bad, others, 'greater') if others else 1.0
+        rows.append({'node': node, 'cases': int(with_n[j]), 'failed': int(with_bad[j]),
+                     'fail_rate': with_bad[j] / with_n[j],
                      'others_fail_rate': others_bad / others if others else math.nan, 'p': p})
     out = pd.DataFrame(rows)
     if not out.empty:
@@ -64,35 +79,33 @@ def suspicious_nodes(frame, alpha=0.05):
 
     Stepwise, because jobs share nodes: once the most significant node is
     flagged, the cases that held it are set aside and the rest tested again,
-    so a healthy node is not flagged for having run beside a bad one.
+    so a healthy node is not flagged for having run beside a bad one.  Nodes
+    that shared every case with a flagged one cannot be told apart from it
+    and are flagged with it.
     '''
-    c = per_case(frame)
+    c = per_case(frame, ['result', 'job_nodelist'])
     c = c[~c['result'].isin(SKIPPED)]
-    if c.empty:
+    if c.empty or 'job_nodelist' not in c.columns:
         return pd.DataFrame()
-    nodes = c['job_nodelist'].fillna('').astype(str).str.split(',').to_numpy()
+    names, held = _incidence(c)
     bad = failed(c['result']).to_numpy()
-    first = _node_tests(nodes, bad)
+    first = _node_tests(names, held, bad)
     if first.empty:
         return first
-    first['suspicious'] = False
-    first['p_step'] = first['p_holm']
+    col = {n: i for i, n in enumerate(names)}
     keep = np.ones(len(bad), dtype=bool)
     flagged = set()
     while keep.any():
-        step = _node_tests(nodes[keep], bad[keep])
+        step = _node_tests(names, held[keep], bad[keep])
         step = step[~step['node'].isin(flagged)] if not step.empty else step
         if step.empty:
             break
         top = step.sort_values(['p_holm', 'node']).iloc[0]
-        first.loc[first['node'].isin(step['node']), 'p_step'] = first['node'].map(
-            step.set_index('node')['p_holm'])
         if not top['p_holm'] < alpha:
             break
-        # nodes that shared every one of its cases cannot be told apart: flag them together
-        held = np.array([top['node'] in set(n) for n in nodes]) & keep
-        twins = [n for n in step['node'] if (np.array([n in set(x) for x in nodes]) & keep == held).all()]
+        top_cases = held[:, col[top['node']]] & keep
+        twins = [n for n in step['node'] if ((held[:, col[n]] & keep) == top_cases).all()]
         flagged.update(twins)
-        keep &= ~held
+        keep &= ~top_cases
     first['suspicious'] = first['node'].isin(flagged)
     return first.sort_values(['suspicious', 'p'], ascending=[False, True]).reset_index(drop=True)

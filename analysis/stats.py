@@ -104,11 +104,35 @@ def _median_ratio(a, b, axis=-1):
     return np.median(a, axis=axis) / np.median(b, axis=axis)
 
 
+BCA_MAX_N = 500     # BCa's jackknife is O(n^2); beyond this the percentile CI is as good
+
+
+def _large_sample_ratio_ci(a, b, conf):
+    '''Both samples large: combine the order-statistic CIs of the two medians on the log scale.
+
+    Each median's standard error is read off its own distribution-free CI;
+    the log ratio's is their root sum of squares.  Asymptotically exact, and
+    O(n log n) where resampling 10^4 values 2000 times would take seconds.
+    '''
+    z = stats.norm.ppf(0.5 + conf / 2)
+    se = []
+    for x in (np.log(a), np.log(b)):
+        lo, hi = median_ci_ranks(len(x), 0.95)
+        xs = np.sort(x)
+        se.append((xs[hi - 1] - xs[lo - 1]) / (2 * stats.norm.ppf(0.975)))
+    centre = math.log(np.median(a) / np.median(b))
+    half = z * math.hypot(*se)
+    return math.exp(centre - half), math.exp(centre + half)
+
+
 def ratio_ci(a, b, conf=0.95, n_resamples=2000, seed=0, method='BCa'):
     '''median(a) / median(b) with a bootstrap CI: (ratio, lo, hi).
 
     BCa needs some spread; with identical values or too few runs it falls
-    back to NaN bounds rather than an interval that pretends.
+    back to NaN bounds rather than an interval that pretends.  When both
+    samples exceed BCA_MAX_N the interval comes from the medians' order
+    statistics instead (see _large_sample_ratio_ci); BCa's jackknife would
+    cost n^2 there and its bias correction is negligible.
     '''
     a, b = _clean(a), _clean(b)
     if len(a) == 0 or len(b) == 0 or np.median(b) == 0:
@@ -118,11 +142,15 @@ def ratio_ci(a, b, conf=0.95, n_resamples=2000, seed=0, method='BCa'):
         return ratio, math.nan, math.nan
     if np.ptp(a) == 0 and np.ptp(b) == 0:
         return ratio, ratio, ratio
+    if min(len(a), len(b)) > BCA_MAX_N and a.min() > 0 and b.min() > 0:
+        return (ratio, *_large_sample_ratio_ci(a, b, conf))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')       # degenerate-distribution warnings: we check the result
+        big = max(len(a), len(b))
         res = stats.bootstrap((a, b), _median_ratio, vectorized=True, paired=False,
-                              confidence_level=conf, n_resamples=n_resamples, method=method,
-                              rng=np.random.default_rng(seed))
+                              confidence_level=conf, n_resamples=n_resamples,
+                              method=method if big <= BCA_MAX_N else 'percentile',
+                              batch=max(1, int(4e6 // big)), rng=np.random.default_rng(seed))
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return ratio, math.nan, math.nan

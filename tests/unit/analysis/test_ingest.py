@@ -44,7 +44,7 @@ def test_foreign_check_parameters_from_display_name(tmp_path):
     tc = make_case('StreamTest %threads=4 %$repeat_no=2', {'copy_bw': (12000.0, 'MB/s')})
     ds = ingest.load([write(tmp_path / 'r.json', report([tc]))])
     row = ds.frame.iloc[0]
-    assert row['threads'] == '4' and row['repeat_no'] == '2'
+    assert row['threads'] == 4 and row['repeat_no'] == 2      # numbers where all values are
     assert row['better'] == 'higher' and row['workload'] == 'StreamTest'
 
 
