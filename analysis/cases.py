@@ -2,6 +2,7 @@
 import re
 
 import numpy as np
+import pandas as pd
 
 REPEAT_TOKEN = re.compile(r'\s*%[.$]?repeat_no=\S+')
 NODES_TOKEN = re.compile(r'\s*%num_nodes=\S+')
@@ -12,9 +13,9 @@ SKIPPED = ('skip',)
 
 def strip_token(series, pattern):
     '''Regex-remove ``pattern`` from each distinct string once, then map (names repeat a lot).'''
-    names = series.astype(str)
-    mapping = {n: pattern.sub('', n).strip() for n in names.unique()}
-    return names.map(mapping)
+    names = series.astype(object)
+    mapping = {n: pattern.sub('', str(n)).strip() for n in pd.unique(names)}
+    return pd.Series(names.map(mapping).to_numpy(dtype=object), index=series.index, dtype=object)
 
 
 def with_case(frame):

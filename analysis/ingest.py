@@ -217,6 +217,18 @@ def _report_parts(data, source=''):
     return cf, pf
 
 
+def _numberlike(v):
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def _finish_cases(cf):
     '''Case-level columns, once for all files: flatten, parameters, check, categories.'''
     for col in cf.columns[cf.dtypes == object]:
@@ -244,8 +256,8 @@ def _finish_cases(cf):
                 cf[col].dtype == object or pd.api.types.is_string_dtype(cf[col])):
             continue
         present = cf[col].notna()
-        if not present.any() or not cf[col][present].map(
-                lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool)).all():
+        sample = cf[col][present].head(20)
+        if sample.empty or not all(_numberlike(v) for v in sample):
             continue
         conv = pd.to_numeric(cf[col], errors='coerce')
         if conv.notna().sum() == present.sum():
@@ -267,13 +279,10 @@ def frame_from_report(data, source=''):
 
 
 def _join(cf, pf):
-    '''Repeat each case's columns for each of its values (categories make the take cheap),
-    then hand plain object columns on: categories do not mix across frames.'''
+    '''Repeat each case's columns for each of its values; text columns stay categorical,
+    so the repeat copies integer codes, not a million string references.'''
     rows = cf.take(pf['_case'].to_numpy()).reset_index(drop=True)
     rows['case_id'] = pf['_case'].to_numpy()
-    for col in rows.columns:
-        if isinstance(rows[col].dtype, pd.CategoricalDtype):
-            rows[col] = rows[col].astype(object)
     pf = pf.drop(columns='_case').reset_index(drop=True)
     pf['value'] = pd.to_numeric(pf['value'], errors='coerce').astype(float)
     return pd.concat([rows, pf], axis=1)
@@ -355,7 +364,11 @@ def load(paths, better=None):
             frames.append(perflog.frame_from_perflog(src))
             continue
         data = read_report(src)
-        cf, pf = _report_parts(data, src)
+        try:
+            cf, pf = _report_parts(data, src)
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            # valid JSON, right top level, wrong shape further down
+            raise InputError(src, f'malformed run report ({type(err).__name__}: {err})') from None
         sessions.append(_session_row(data, src))
         del data
         if cf.empty:

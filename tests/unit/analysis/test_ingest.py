@@ -99,3 +99,18 @@ def test_input_is_not_modified(tmp_path):
     before = p.read_bytes()
     ingest.load([p])
     assert p.read_bytes() == before
+
+
+@pytest.mark.parametrize('runs', [
+    [{'testcases': 'not a list'}],
+    [{'testcases': ['not a dict']}],
+    [{'testcases': [{'display_name': 'A', 'result': 'pass', 'perfvalues': ['x']}]}],
+    [{'testcases': [{'display_name': 'A', 'result': 'pass', 'perfvalues': {'s:p:t': 5}}]}],
+    ['not a run'],
+])
+def test_malformed_reports_are_input_errors_not_tracebacks(tmp_path, runs):
+    p = tmp_path / 'r.json'
+    p.write_text(json.dumps({'session_info': {'data_version': '4.2'}, 'runs': runs}))
+    with pytest.raises(InputError) as err:
+        ingest.load([p])
+    assert str(p) in str(err.value) and 'malformed run report' in str(err.value)
