@@ -45,8 +45,8 @@ PASSED = ('pass', 'xfail')      # xfail: failed as the reference said it would
 SKIPPED = ('skip',)
 
 
-def summary(frame):
-    per_case = outcomes(frame)
+def summary(frame, per_case=None):
+    per_case = outcomes(frame) if per_case is None else per_case
     res = per_case['result'] if 'result' in per_case.columns else []
     passed = int(res.isin(PASSED).sum()) if len(per_case) else 0
     skipped = int(res.isin(SKIPPED).sum()) if len(per_case) else 0
@@ -58,5 +58,6 @@ def environment(frame):
     '''Environment variables each check set (secret-looking values already redacted).'''
     if 'env_vars' not in frame.columns:
         return pd.DataFrame(columns=['check', 'environ', 'env_vars'])
-    env = frame[['check', 'environ', 'env_vars']].astype(object).fillna('').astype(str)
+    env = cases_mod.per_case(frame, ['check', 'env_vars'])[['check', 'environ', 'env_vars']]
+    env = env.drop_duplicates().astype(object).fillna('').astype(str)
     return env[env['env_vars'] != ''].drop_duplicates().reset_index(drop=True)

@@ -4,6 +4,7 @@ The directory is built beside its destination and renamed into place, so a
 reader never sees half a report and a failure leaves the old one intact.
 """
 import base64
+from concurrent.futures import ThreadPoolExecutor
 import datetime as _dt
 import os
 import re
@@ -50,7 +51,8 @@ def _scaling_section(rep, frame, fails, mode, floor):
     rep.tables['scaling'] = table
     prop, rep.sentences = proposal.table(table, fails, floor)
     rep.tables['proposal'] = prop
-    m = cases_mod.measured(scaling.with_series(frame))
+    m = cases_mod.measured(cases_mod.columns(scaling.with_series(frame), [
+        'check', 'pvar', 'series', 'num_nodes', 'value', 'result', 'usable']))
     for check, g in prop.groupby('check'):
         pvar = g['pvar'].iloc[0]
         rep.figures[f'speedup_{_slug(check)}'] = (f'{check}: speedup ({pvar})',
@@ -70,7 +72,8 @@ def _scaling_section(rep, frame, fails, mode, floor):
 def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR):
     '''Dataset -> Report (tables and figures, nothing written yet).'''
     frame = dataset.frame
-    rep = Report(title=title, summary=provenance.summary(frame), sessions=dataset.sessions,
+    outcomes = provenance.outcomes(frame)
+    rep = Report(title=title, summary=provenance.summary(frame, outcomes), sessions=dataset.sessions,
                  sources=dataset.sources, warnings=list(dataset.warnings), floor=floor)
     fails = stability.failures(frame)
     _scaling_section(rep, frame, fails, mode, floor)
@@ -101,7 +104,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     rep.tables['stability_variability'] = var
     rep.extra['variability_headline'] = _headline_variability(var, frame)
     rep.tables['suspicious_nodes'] = stability.suspicious_nodes(frame)
-    rep.tables['cases'] = provenance.outcomes(frame)
+    rep.tables['cases'] = outcomes
     rep.tables['provenance'] = provenance.cases(frame)
     rep.tables['environment'] = provenance.environment(frame)
     rep.tables['sessions'] = dataset.sessions
@@ -173,11 +176,12 @@ def render(rep, outdir):
     outdir = Path(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.tmp-', dir=outdir.parent))
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         (tmp / 'tables').mkdir()
         (tmp / 'figures').mkdir()
-        for name, df in rep.tables.items():
-            write_csv(df, tmp / 'tables' / f'{name}.csv')
+        # Arrow's CSV writer releases the GIL: tables are written while the figures render
+        writes = [pool.submit(write_csv, df, tmp / 'tables' / f'{name}.csv') for name, df in rep.tables.items()]
         embedded = {}
         for name, (caption, fig) in rep.figures.items():
             png = figures.to_bytes(fig, 'png')
@@ -186,6 +190,8 @@ def render(rep, outdir):
             embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
         cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
         failed_cases = cases[~cases['result'].isin(['pass', 'xfail', 'skip'])]
+        for w in writes:
+            w.result()
         ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct, 'failed_cases': failed_cases,
                'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
         env = _env()
@@ -197,8 +203,11 @@ def render(rep, outdir):
         (tmp / 'report.md').write_text(md_env.get_template(md_name).render(**ctx))
         _swap_into_place(tmp, outdir)
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)   # no writer left in the folder we remove
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        pool.shutdown(wait=True)
     return outdir / 'index.html'
 
 
