@@ -11,7 +11,6 @@ value of a passed case becomes NaN in ``value`` and a line in
 ``Dataset.warnings``; a pvar reported with two units is an error.
 """
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

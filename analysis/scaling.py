@@ -9,7 +9,6 @@ p = N / N0, T a time (lower is better) and R a rate (higher is better):
 All central values are medians with 95 % order-statistic CIs.
 """
 import math
-import re
 
 import numpy as np
 import pandas as pd

@@ -1,9 +1,5 @@
 """hpcval run / report as a user calls them, bad input included."""
-import json
-import os
-import re
 import subprocess
-from pathlib import Path
 
 import pytest
 

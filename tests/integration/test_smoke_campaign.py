@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from common import osu
 from conftest import ROOT, cases, load_report
 
 SMOKE = tomllib.loads((ROOT / 'campaigns' / 'smoke.toml').read_text())['set']
