@@ -177,7 +177,7 @@ def ratios(table, title):
     ax.axvline(1, color='black', lw=1)
     ax.set_yticks(y, labels, fontsize='small')
     ax.invert_yaxis()
-    ax.set_xlabel('ratio of medians (95 % bootstrap CI)')
+    ax.set_xlabel('ratio of medians (95 % CI: BCa bootstrap; order statistics above 500 runs)')
     ax.set_title(title)
     ax.grid(True, axis='x', alpha=0.3)
     return fig

@@ -85,7 +85,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     if not ratios.empty:
         rep.tables['variant_ratios'] = ratios
         rep.figures['variant_ratios'] = ('Variant ratios per node count',
-                                         figures.ratios(ratios.head(40), 'Variant ratios (median, 95 % bootstrap CI)'))
+                                         figures.ratios(ratios.head(40), 'Variant ratios (medians, 95 % CI)'))
     curve = microbench.curves(frame)
     if not curve.empty:
         rep.tables['microbench_curves'] = curve
