@@ -4,8 +4,7 @@ import re
 
 import reframe as rfm
 import reframe.utility.sanity as sn
-from reframe.core.builtins import parameter, variable, run_after, run_before
-
+from reframe.core.builtins import parameter, run_after, run_before, variable
 
 
 class NodeCountMixin(rfm.RegressionTestPlugin):
