@@ -9,7 +9,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 from analysis.microbench import BANDWIDTH_BENCHMARKS, LATENCY_BENCHMARKS
 
 
-def _size_fmt(x, _pos=None):
+def size_label(x, _pos=None):
     x = int(round(x))
     for suffix, mult in (('MiB', 1 << 20), ('KiB', 1 << 10)):
         if x >= mult:
@@ -32,7 +32,7 @@ def _curve_figure(curve, benchmarks, ylabel, title, logy=True):
     sizes = sorted(int(s) for s in sel['msg_size'].unique())
     ticks = [s for s in sizes if (s.bit_length() - 1) % 2 == 0] or sizes
     ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FuncFormatter(_size_fmt))
+    ax.xaxis.set_major_formatter(FuncFormatter(size_label))
     ax.tick_params(axis='x', labelrotation=45)
     ax.set_xlabel('message size')
     ax.set_ylabel(ylabel)
@@ -92,7 +92,7 @@ VERDICT_COLOURS = {'REGRESSION': '#c62828', 'IMPROVEMENT': '#2e7d32', 'EQUIVALEN
                    'INCONCLUSIVE': '#9e9e9e'}
 
 
-def _short(series, check):
+def short_series(series, check):
     rest = str(series)[len(check):] if str(series).startswith(check) else str(series)
     return rest.replace('%', '').strip() or check
 
@@ -114,7 +114,7 @@ def speedup(rows, title):
     ax.plot(nodes, ideal, ls='--', color='black', lw=1, label='ideal')
     for series, g in rows.groupby('series'):
         g = g.sort_values('num_nodes')
-        series = _short(series, g['check'].iloc[0])
+        series = short_series(series, g['check'].iloc[0])
         line, = ax.plot(g['num_nodes'], g['speedup'], marker='o', label=f'{series} (measured)')
         a, b = g['amdahl_a'].iloc[0], g['amdahl_b'].iloc[0]
         if np.isfinite(a) and np.isfinite(b) and (a + b):
@@ -137,7 +137,7 @@ def efficiency(rows, title, floor=0.75):
     nodes = sorted(rows['num_nodes'].unique())
     for series, g in rows.groupby('series'):
         g = g.sort_values('num_nodes')
-        ax.plot(g['num_nodes'], g['efficiency'], marker='o', label=_short(series, g['check'].iloc[0]))
+        ax.plot(g['num_nodes'], g['efficiency'], marker='o', label=short_series(series, g['check'].iloc[0]))
     ax.axhline(floor, color='#c62828', ls='--', lw=1, label=f'floor {floor:.0%}')
     if floor != 0.5:
         ax.axhline(0.5, color='#ef6c00', ls=':', lw=1, label='50 %')

@@ -41,15 +41,11 @@ def outcomes(frame):
     return per_case[[c for c in cols if c in per_case.columns]].reset_index(drop=True)
 
 
-PASSED = ('pass', 'xfail')      # xfail: failed as the reference said it would
-SKIPPED = ('skip',)
-
-
 def summary(frame, per_case=None):
     per_case = outcomes(frame) if per_case is None else per_case
     res = per_case['result'] if 'result' in per_case.columns else []
-    passed = int(res.isin(PASSED).sum()) if len(per_case) else 0
-    skipped = int(res.isin(SKIPPED).sum()) if len(per_case) else 0
+    passed = int(res.isin(cases_mod.PASSED).sum()) if len(per_case) else 0
+    skipped = int(res.isin(cases_mod.SKIPPED).sum()) if len(per_case) else 0
     return {'cases': len(per_case), 'passed': passed, 'skipped': skipped,
             'failed': len(per_case) - passed - skipped}
 

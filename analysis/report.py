@@ -61,7 +61,7 @@ def _scaling_section(rep, frame, fails, mode, floor):
                                                      figures.efficiency(g, f'{check}: efficiency ({pvar})', floor))
         values = {}
         for (series, n), v in m[(m['check'] == check) & (m['pvar'] == pvar)].groupby(['series', 'num_nodes']):
-            label = f'{int(n)} n' if g['series'].nunique() == 1 else f'{figures._short(series, check)}, {int(n)} n'
+            label = f'{int(n)} n' if g['series'].nunique() == 1 else f'{figures.short_series(series, check)}, {int(n)} n'
             values[label] = v['value'].to_numpy()
         if values:
             rep.figures[f'boxes_{_slug(check)}'] = (
@@ -140,7 +140,7 @@ def _pct(value):
 
 
 def _size(n):
-    return figures._size_fmt(n)
+    return figures.size_label(n)
 
 
 def _env():
@@ -189,7 +189,7 @@ def render(rep, outdir):
             (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
             embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
         cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
-        failed_cases = cases[~cases['result'].isin(['pass', 'xfail', 'skip'])]
+        failed_cases = cases[cases_mod.failed(cases['result'])]
         for w in writes:
             w.result()
         ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct, 'failed_cases': failed_cases,

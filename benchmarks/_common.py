@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
 
-def hpcval_run(args, runs, env=None):
-    e = dict(os.environ, HPCVAL_RUNS=str(runs), **(env or {}))
+def hpcval_run(args, runs, env=None, base_env=None):
+    '''`hpcval run ARGS` with its runs under ``runs``; returns runs/<name>/latest.'''
+    e = dict(os.environ if base_env is None else base_env, HPCVAL_RUNS=str(runs), **(env or {}))
     proc = subprocess.run([str(VENV_BIN / 'hpcval'), 'run', *args], cwd=ROOT, env=e,
                           capture_output=True, text=True)
     if proc.returncode != 0:

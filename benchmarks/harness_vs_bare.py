@@ -17,17 +17,14 @@ from pathlib import Path
 
 from _common import cases, hpcval_run, median, perf
 
-ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1',
-       'OMPI_MCA_btl_tcp_if_include': 'lo', 'OMPI_MCA_oob_tcp_if_include': 'lo'}
-
-
 def job_line(rundir, benchmark):
-    '''The launcher line and env of the ReFrame job script that ran `benchmark`.'''
+    '''The launcher line and exported env of the ReFrame job script that ran `benchmark`.'''
     for script in Path(rundir).glob('output/**/rfm_job.sh'):
         text = script.read_text()
         m = re.search(rf'^(mpirun .*osu_mpi {benchmark} .*)$', text, re.M)
         if m:
-            return m.group(1).split()
+            env = dict(re.findall(r'^export (\w+)=(\S*)$', text, re.M))
+            return m.group(1).split(), env
     raise SystemExit(f'no job script for {benchmark} in {rundir}')
 
 
@@ -50,9 +47,10 @@ def main():
         by = {tc['benchmark']: perf(tc) for tc in tcs if tc.get('benchmark')}
         h_lat.append(by['latency']['latency_8B'])
         h_bw.append(by['bw']['bw_4MiB'])
-        env = dict(os.environ, **ENV)
         for bench, sink, size in (('latency', b_lat, 8), ('bw', b_bw, 4194304)):
-            out = subprocess.run(job_line(rundir, bench), env=env, capture_output=True, text=True, check=True)
+            cmd, job_env = job_line(rundir, bench)
+            out = subprocess.run(cmd, env=dict(os.environ, **job_env), capture_output=True, text=True,
+                                 check=True)
             sink.append(parse_value(out.stdout, size))
         print(f'round {r}: harness lat {h_lat[-1]:.2f} us bw {h_bw[-1]:.0f} MB/s | '
               f'bare lat {b_lat[-1]:.2f} us bw {b_bw[-1]:.0f} MB/s', flush=True)

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, cases, median, perf, without_openblas_overrides
+from _common import cases, hpcval_run, median, perf, without_openblas_overrides
 
 BARE = '''
 import time, numpy as np
@@ -37,13 +37,9 @@ def main():
     try:
         harness, bare, peak, how = [], [], None, ''
         for r in range(args.rounds):
-            proc = subprocess.run([str(Path(sys.executable).parent / 'hpcval'), 'run', 'matmul',
-                                   '--name', f'm{r}', '-S', f'MatmulBench.sizes={args.n}',
-                                   '-S', f'MatmulBench.reps={args.reps}'],
-                                  cwd=ROOT, env=dict(env, HPCVAL_RUNS=str(runs)), capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(proc.stdout[-2000:])
-            _, tcs = cases(runs / f'm{r}' / 'latest')
+            rundir = hpcval_run(['matmul', '--name', f'm{r}', '-S', f'MatmulBench.sizes={args.n}',
+                                 '-S', f'MatmulBench.reps={args.reps}'], runs, base_env=env)
+            _, tcs = cases(rundir)
             tc = next(t for t in tcs if t['display_name'].startswith('MatmulBench'))
             p = perf(tc)
             harness.append(p[f'gflops_n{args.n}'])
