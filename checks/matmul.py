@@ -12,10 +12,11 @@ import sys
 import reframe as rfm
 import reframe.utility.sanity as sn
 import reframe.utility.typecheck as typ
-from reframe.core.builtins import (parameter, run_after, run_before,
+from reframe.core.builtins import (fixture, parameter, run_after, run_before,
                                    sanity_function, variable)
 
 sys.path.insert(0, os.path.dirname(__file__))
+from common.containers import ContainerMixin, stage_host_mpi    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems, unbind_for_threads)
 
@@ -24,7 +25,7 @@ _PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.
 
 
 @rfm.simple_test
-class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
+class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin):
     descr = 'DGEMM GFLOP/s per node against the nominal peak'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
@@ -36,6 +37,9 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
     python = variable(str, value=sys.executable)
     peak_derivation = variable(str, value='', loggable=True)
     backend_version = variable(str, value='', loggable=True)
+    host_mpi_libs = fixture(stage_host_mpi, scope='environment')
+    #: numpy and mpi4py live in the TensorFlow image's venv
+    container_image = 'tensorflow'
 
     @run_after('setup')
     def set_job(self):
@@ -53,6 +57,10 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
         for key in ('peak_gflops', 'clock_ghz', 'flops_per_cycle'):
             if extras.get(key):
                 self.executable_opts += [f'--{key.replace("_", "-")}', str(extras[key])]
+        # in an image: its python, the same script from the stage directory
+        self.container_command = ' '.join(['python3', '/rfm_workdir/matmul_bench.py']
+                                          + self.executable_opts[1:])
+        self.setup_container(os.path.join(self.host_mpi_libs.stagedir, 'lib'))
 
     @run_before('run')
     def threads_everywhere(self):
@@ -80,6 +88,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
         version = re.search(rf'^# {re.escape(self.backend)} (\S+)', text, re.M)
         self.backend_version = version.group(1) if version else ''
         problems += self.provenance_problems()
+        problems += self.container_problems(text)
         return assert_no_problems(problems, 'matmul')
 
     @run_before('performance')

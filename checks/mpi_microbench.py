@@ -16,6 +16,7 @@ from reframe.core.builtins import (fixture, parameter, run_after, run_before,
 
 sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame loads us
 from common import osu                                          # noqa: E402
+from common.containers import ContainerMixin, stage_host_mpi    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems)
 
@@ -49,7 +50,7 @@ class build_osu_mpi(rfm.CompileOnlyRegressionTest):
 
 
 @rfm.simple_test
-class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
+class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin):
     descr = 'OSU-style MPI latency/bandwidth/collective curves, 1 B to 4 MiB'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
@@ -57,6 +58,9 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
     benchmark = parameter(list(BENCHMARKS), loggable=True)
     workload = variable(str, value='mpi_microbench', loggable=True)
     osu_build = fixture(build_osu_mpi, scope='environment')
+    host_mpi_libs = fixture(stage_host_mpi, scope='environment')
+    #: recipe whose image carries osu_mpi built against its own MPI
+    container_image = 'openmpi'
 
     #: 'hpcval' (our osu_mpi.c) or 'osu' (real OSU binaries)
     implementation = variable(str, value='hpcval', loggable=True)
@@ -109,7 +113,11 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
                     opts += [flag, str(value)]
             self.executable = os.path.join(builtdir, 'osu_mpi')
             self.executable_opts = [self.benchmark] + opts
+            # in an image: the image's own build of the same source
+            self.container_command = ' '.join(['/opt/hpcval/bin/osu_mpi', self.benchmark] + opts)
+            self.setup_container(os.path.join(self.host_mpi_libs.stagedir, 'lib'))
         else:
+            self.skip_if(self.runtime != 'bare', 'real OSU binaries are run bare only')
             binary = self._find_osu_binary(BENCHMARKS[self.benchmark][1])
             self.skip_if(binary is None, f'no {BENCHMARKS[self.benchmark][1]} in OSU_DIR or PATH')
             self.executable = binary
@@ -118,7 +126,8 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
             # same MPI wrapper and launched the same way prints it first.
             launcher = self.job.launcher.run_command(self.job)
             self.prerun_cmds = [f'{launcher} {os.path.join(builtdir, "osu_mpi")} version']
-        self.benchmark_binary = self.executable
+        self.benchmark_binary = (f'{self.container_image}:/opt/hpcval/bin/osu_mpi'
+                                 if self.runtime != 'bare' else self.executable)
 
     def _find_osu_binary(self, name):
         if self.osu_dir:
@@ -138,6 +147,7 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin):
         if self.implementation == 'hpcval' and out.validation != 'Pass':
             problems.append('no "# Validation: Pass" line')
         problems += self.provenance_problems()
+        problems += self.container_problems(self._stdout_text())
         return assert_no_problems(problems, self.benchmark)
 
     @run_before('performance')

@@ -6,6 +6,7 @@ byte over the machine's real network.  Perflogs, the debug log and the JSON
 run report go under ``$HPCVAL_RUN_DIR`` (``hpcval run`` sets it to
 ``runs/<campaign>/<timestamp>``; plain ``reframe -C`` uses ``runs/adhoc``).
 """
+import glob
 import os
 
 from reframe.utility.cpuinfo import cpuinfo
@@ -21,6 +22,19 @@ OPENMPI_ENV = [
     ['OMPI_MCA_btl_tcp_if_include', 'lo'],
     ['OMPI_MCA_oob_tcp_if_include', 'lo'],
 ]
+
+# The host MPI that `mpi=host` container variants inject (bind model).  Debian
+# mixes Open MPI into the system library folder, so its own files are listed
+# and gathered into one folder to bind; a site with an MPI prefix sets
+# 'lib_dir' instead.  Its components are loaded from the host too.
+_LIBDIR = next(iter(glob.glob('/usr/lib/*-linux-gnu/libmpi.so.40')), '/usr/lib/libmpi.so.40')
+_LIBDIR = os.path.dirname(_LIBDIR)
+HOST_MPI = {
+    'libs': [os.path.join(_LIBDIR, pat) for pat in
+             ('libmpi.so.40*', 'libopen-rte.so.40*', 'libopen-pal.so.40*', 'libmca_common_*.so.*')],
+    'plugins': os.path.join(_LIBDIR, 'openmpi', 'lib', 'openmpi3'),
+    'env': {'OMPI_MCA_mca_base_component_path': '/opt/hostmpi/plugins'},
+}
 
 site_configuration = {
     'systems': [
@@ -43,8 +57,14 @@ site_configuration = {
                     # 'local'; with mpirun we run its detector ourselves: the
                     # partition is this very machine.
                     'processor': cpuinfo(),
+                    # Charliecloud (checks/common/containers.py registers it);
+                    # ranks of one node join one container.
+                    'container_platforms': [{'type': 'Charliecloud'}],
                     'extras': {
                         'max_nodes': 1,
+                        'host_mpi': HOST_MPI,
+                        # images from `hpcval image build` (.cache/images)
+                        'charliecloud': {'image_format': 'dir', 'binds': []},
                         # Override the nominal peak model here if the vector
                         # flags mislead: 'peak_gflops', 'clock_ghz',
                         # 'flops_per_cycle'.

@@ -1,4 +1,4 @@
-"""hpcval command line: run, report, compare.
+"""hpcval command line: run, report, compare, image.
 
 Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
 2 usage or input error (one line naming the file and the fault).
@@ -141,6 +141,9 @@ def parser():
     c.add_argument('--better', action='append', type=_better, metavar='CHECK[:PVAR]=higher|lower')
     c.add_argument('--title', help='report title')
     c.set_defaults(func=cmd_compare)
+
+    from hpcval import image
+    image.add_parser(sub)
     return p
 
 

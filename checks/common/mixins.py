@@ -30,8 +30,6 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
     the running binary) and ``# Hosts: ...``; sanity fails when the library is
     not of the family the programming environment promises.
     '''
-    runtime = variable(str, value='bare', loggable=True)
-    mpi = variable(str, value='host', loggable=True)
     fabric = variable(str, value='', loggable=True)
     transport = variable(str, value='', loggable=True)
     image = variable(str, value='', loggable=True)

@@ -113,6 +113,19 @@ def dgemm_rates(n, reps, np):
     return rates, bool(ok)
 
 
+def mpi_library_path():
+    '''The libmpi file this process mapped: host-injected or bundled.'''
+    try:
+        with open('/proc/self/maps') as fp:
+            for line in fp:
+                path = line.split()[-1]
+                if re.search(r'/libmpi\.so[.0-9]*$', path):
+                    return os.path.realpath(path)
+    except OSError:
+        pass
+    return 'unknown'
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--sizes', default='1024,2048,4096')
@@ -131,10 +144,12 @@ def main(argv=None):
     info = read_cpuinfo()
     peak, how = node_peak(args, info)
     hosts = comm.gather(MPI.Get_processor_name(), root=0)
+    libpaths = comm.gather(mpi_library_path(), root=0)
     if comm.rank == 0:
         print(f'# MPI Library: {MPI.Get_library_version().rstrip(chr(0)).splitlines()[0].strip()}')
         print(f'# Ranks: {comm.size}')
         print(f'# Hosts: {",".join(hosts)}')
+        print(f'# MPI Library Path: {",".join(libpaths)}')
         print(f'# CPU: {info.get("model name", "unknown")}')
         print(f'# numpy {np.__version__}')
         print(f'# Nominal peak: {peak:.2f} GFLOP/s per node = {how}')

@@ -9,6 +9,9 @@
  *                 [-X WARMUP_LARGE] [-w WINDOW]
  *   osu_mpi version          print MPI_Get_library_version and exit
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,9 +254,23 @@ int main(int argc, char **argv)
     char *hosts = rank == 0 ? malloc((size_t)nranks * MPI_MAX_PROCESSOR_NAME) : NULL;
     MPI_Gather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, MPI_COMM_WORLD);
 
+    /* the file the MPI library was loaded from, on every rank: the only proof
+       of host-injected vs bundled MPI when both report the same version */
+    enum { PATHLEN = 512 };
+    char path[PATHLEN] = "unknown";
+    Dl_info info;
+    if (dladdr((void *)MPI_Init, &info) && info.dli_fname) {
+        char real[PATH_MAX];
+        snprintf(path, PATHLEN, "%.*s", PATHLEN - 1, realpath(info.dli_fname, real) ? real : info.dli_fname);
+    }
+    char *paths = rank == 0 ? malloc((size_t)nranks * PATHLEN) : NULL;
+    MPI_Gather(path, PATHLEN, MPI_CHAR, paths, PATHLEN, MPI_CHAR, 0, MPI_COMM_WORLD);
+
     if (rank == 0) {
         printf("# MPI Library: %s\n# Ranks: %d\n# Hosts:", lib, nranks);
         for (int i = 0; i < nranks; i++) printf("%s%s", i ? "," : " ", hosts + (size_t)i * MPI_MAX_PROCESSOR_NAME);
+        printf("\n# MPI Library Path:");
+        for (int i = 0; i < nranks; i++) printf("%s%s", i ? "," : " ", paths + (size_t)i * PATHLEN);
         printf("\n");
     }
     if (opt.bench == VERSION) { MPI_Finalize(); return 0; }
@@ -295,7 +312,7 @@ int main(int argc, char **argv)
         }
     }
     if (rank == 0) printf("# Validation: %s\n", all_ok ? "Pass" : "FAIL");
-    free(s); free(r); free(hosts);
+    free(s); free(r); free(hosts); free(paths);
     MPI_Finalize();
     return all_ok ? 0 : 1;
 }

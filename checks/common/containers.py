@@ -1,0 +1,194 @@
+"""Charliecloud as a ReFrame container platform, and the runtime x MPI variants.
+
+ReFrame ships Docker, Sarus, Shifter, Singularity and Apptainer platforms but
+not Charliecloud.  ``Charliecloud`` below is registered in
+``reframe.core.containers`` so that ``container_platform = 'Charliecloud'``
+in a check and ``{'type': 'Charliecloud'}`` in a partition's
+``container_platforms`` both find it by name.
+
+ReFrame puts the partition's launcher in front of the container command, so
+``mpirun -np 2 ch-run ... IMAGE -- app`` is the hybrid model out of the box:
+``mpi='bundled'`` uses the image's own MPI library; ``mpi='host'`` binds the
+host MPI library into the image and puts it first on the library path (the
+bind model).  The program reports the file its MPI library was loaded from,
+and sanity fails when that is not the one the variant asked for.
+"""
+import json
+import os
+import re
+
+import reframe as rfm
+import reframe.core.containers as _containers
+import reframe.utility.sanity as sn
+import reframe.utility.typecheck as typ
+from reframe.core.builtins import (parameter, run_after, run_before,
+                                   sanity_function, variable)
+from reframe.core.containers import ContainerPlatform
+
+#: where the host MPI is bound inside every hpcval image (created by the base recipe)
+HOST_MPI_MOUNT = '/opt/hostmpi'
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Charliecloud(ContainerPlatform):
+    '''``ch-run`` as a ReFrame container platform (Charliecloud 0.31 flags).'''
+
+    #: apply the image's Dockerfile ENV (``--set-env``); without it the host
+    #: environment alone reaches the program
+    set_image_env = variable(typ.Bool, value=True)
+    #: extra VAR=VALUE pairs applied after the image's ENV (``--set-env=VAR=VALUE``)
+    env_vars = variable(typ.Dict[str, str], value={})
+    #: ranks on a node share one container (``--join``): cross-memory attach
+    #: between ranks fails across sibling user namespaces without it
+    join = variable(typ.Bool, value=True)
+    #: a private RAM-backed /tmp (``-t``)
+    private_tmp = variable(typ.Bool, value=False)
+
+    def emit_prepare_commands(self, stagedir):
+        return []      # images are built and converted by `hpcval image build`, not pulled
+
+    def launch_command(self, stagedir):
+        super().launch_command(stagedir)
+        opts = []
+        if self.set_image_env:
+            opts.append('--set-env')
+        for key, value in self.env_vars.items():
+            opts.append(f"--set-env='{key}={value}'")
+        if self.join:
+            opts.append('--join')
+        if self.private_tmp:
+            opts.append('-t')
+        mounts = list(self.mount_points)
+        if self.mount_stagedir:
+            mounts.append((stagedir, self.mount_stagedir))
+        opts += [f'-b "{src}":"{dst}"' for src, dst in mounts]
+        if self.workdir:
+            opts.append(f'-c {self.workdir}')
+        opts += self.options
+        command = f' -- {self.command}' if self.command else ''
+        return f'ch-run {" ".join(opts)} {self.image}{command}'
+
+
+# ContainerPlatform.create() looks platforms up in that module by name.
+_containers.Charliecloud = Charliecloud
+
+
+def image_folder(partition=None):
+    extras = partition.extras if partition else {}
+    return (os.environ.get('HPCVAL_IMAGES') or extras.get('image_folder')
+            or os.path.join(REPO, '.cache', 'images'))
+
+
+def find_image(name, fmt='dir', folder=None):
+    '''(path, digest) of a converted image that passed its test, or raise
+    with the command that builds it.'''
+    folder = folder or image_folder()
+    try:
+        with open(os.path.join(folder, 'index.json')) as fp:
+            entry = json.load(fp).get('images', {}).get(name, {})
+    except FileNotFoundError:
+        entry = {}
+    out = entry.get('formats', {}).get(fmt)
+    path = os.path.join(folder, out['path']) if out else None
+    if not path or not os.path.exists(path) or entry.get('test', {}).get('status') != 'passed':
+        raise ImageNotBuilt(f'image {name} not built: run `hpcval image build {name}`')
+    return path, out['digest']
+
+
+class ImageNotBuilt(Exception):
+    pass
+
+
+class stage_host_mpi(rfm.RunOnlyRegressionTest):
+    '''Gather the host MPI library into one folder to bind into containers.
+
+    A site whose MPI lives in its own prefix names it in the partition's
+    ``extras['host_mpi']['lib_dir']`` and nothing is copied.  Where the MPI is
+    mixed into the system library folder (Debian's Open MPI), ``libs`` lists
+    its files (globs) and they are copied here with their checksums.
+    '''
+    valid_systems = ['*']
+    valid_prog_environs = ['+mpi']
+    local = True
+    executable = 'true'
+
+    @run_before('run')
+    def gather(self):
+        spec = self.current_partition.extras.get('host_mpi', {})
+        if spec.get('lib_dir'):
+            self.prerun_cmds = [f'test -d {spec["lib_dir"]}',
+                                f'ln -sfn {spec["lib_dir"]} lib']
+        else:
+            globs = ' '.join(spec.get('libs', []))
+            self.prerun_cmds = ['rm -rf lib', 'mkdir lib', f'cp -a {globs} lib/',
+                                'sha256sum lib/* > lib.sha256']
+
+    @sanity_function
+    def gathered(self):
+        lib = os.path.join(self.stagedir, 'lib')
+        return sn.assert_true(os.path.isdir(lib) and any(n.startswith('libmpi') for n in os.listdir(lib)),
+                              msg=f'no libmpi* gathered into {lib}')
+
+
+class ContainerMixin(rfm.RegressionTestPlugin):
+    '''``runtime`` x ``mpi`` variants for a check whose program lives in an image.
+
+    The check sets ``container_image`` (a recipe name) and
+    ``container_command``; everything else comes from the partition:
+    ``container_platforms`` (env for the runtime), ``extras['host_mpi']``
+    (what to inject and which variables make the injected MPI load its own
+    components) and ``extras['charliecloud']`` (``binds``, ``image_format``).
+    '''
+    runtime = parameter(['bare'], type=str, loggable=True)
+    mpi = parameter(['host'], type=str, loggable=True)
+    container_image = variable(str, value='')
+    container_command = variable(str, value='')
+    #: file the MPI library was loaded from, as the program reported it
+    mpi_library_path = variable(str, value='', loggable=True)
+
+    @run_after('init')
+    def check_variant(self):
+        if self.runtime not in ('bare', 'charliecloud'):
+            raise ValueError(f'runtime must be bare or charliecloud, not {self.runtime!r}')
+        if self.mpi not in ('host', 'bundled'):
+            raise ValueError(f'mpi must be host or bundled, not {self.mpi!r}')
+        self.skip_if(self.runtime == 'bare' and self.mpi == 'bundled',
+                     'a bare run has no bundled MPI: it always uses the host MPI')
+
+    def setup_container(self, host_mpi_dir=None):
+        '''Point the check at its image; call from a run_after('setup') hook.
+        Raises before submission when the image is not built.'''
+        if self.runtime == 'bare':
+            return
+        extras = self.current_partition.extras.get('charliecloud', {})
+        fmt = extras.get('image_format', 'dir')
+        path, digest = find_image(self.container_image, fmt, image_folder(self.current_partition))
+        self.image, self.image_digest = f'{self.container_image} ({fmt})', digest
+        self.container_platform = 'Charliecloud'
+        cp = self.container_platform
+        cp.image = path
+        cp.command = self.container_command
+        cp.mount_points = [tuple(b.split(':', 1)) if ':' in b else (b, b)
+                           for b in extras.get('binds', [])]
+        if self.mpi == 'host':
+            spec = self.current_partition.extras.get('host_mpi', {})
+            cp.mount_points.append((host_mpi_dir, f'{HOST_MPI_MOUNT}/lib'))
+            if spec.get('plugins'):
+                cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))
+            cp.env_vars = {'LD_LIBRARY_PATH': f'{HOST_MPI_MOUNT}/lib', **spec.get('env', {})}
+
+    def container_problems(self, text):
+        '''Sanity problems of the MPI variant: the library file must be the one asked for.'''
+        m = re.search(r'^#\s*MPI Library Path:\s*(.*?)\s*$', text, re.M)
+        paths = sorted({p for p in (m.group(1).split(',') if m else []) if p})
+        self.mpi_library_path = ','.join(paths)
+        if not paths:
+            return ['the program did not report its MPI library path']
+        injected = [p.startswith(HOST_MPI_MOUNT + '/') for p in paths]
+        if self.runtime != 'bare' and self.mpi == 'host' and not all(injected):
+            return [f'mpi=host asked for the injected host MPI under {HOST_MPI_MOUNT}, '
+                    f'but the program loaded {self.mpi_library_path}']
+        if self.mpi == 'bundled' and any(injected):
+            return [f'mpi=bundled asked for the image MPI, but the program loaded '
+                    f'{self.mpi_library_path}']
+        return []
