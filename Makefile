@@ -5,7 +5,8 @@ PYTHON     ?= python3
 VENV       := .venv
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.hpcval-installed
-SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium
+SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium git \
+              charliecloud charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark
 PYTEST_OPTS ?=
 
 .PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean

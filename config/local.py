@@ -59,7 +59,9 @@ site_configuration = {
                     'processor': cpuinfo(),
                     # Charliecloud (checks/common/containers.py registers it);
                     # ranks of one node join one container.
-                    'container_platforms': [{'type': 'Charliecloud'}],
+                    # ch-run refuses to start without $USER (unset in some CI shells)
+                    'container_platforms': [{'type': 'Charliecloud',
+                                             'env_vars': [['USER', '${USER:-$(id -un)}']]}],
                     'extras': {
                         'max_nodes': 1,
                         'host_mpi': HOST_MPI,

@@ -21,6 +21,7 @@ from hpcval.errors import UsageError
 SUITE = 'bookworm'
 DEFAULT_MIRROR = 'http://deb.debian.org/debian'
 FORMATS = ('dir', 'squash')
+SITE_CA_DIR = Path('/usr/local/share/ca-certificates')
 #: ch-image prints each instruction as " 12. RUN.F cmd" (12 = Dockerfile line;
 #: "*" instead of "." when it came from the build cache).
 _INSTRUCTION = re.compile(r'^\s*(\d+)[.*] (\w+)(?:\.F)? ?(.*)$')
@@ -149,6 +150,16 @@ class Pipeline:
             # without end).  Empty it, then make sure none is left anywhere.
             for p in (tree / 'dev').iterdir():
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            # A site's own trust anchors (an intercepting proxy's CA) go into
+            # the base so that `RUN pip install` inside builds can verify TLS;
+            # the base recipe's ca-certificates install picks them up.
+            cas = sorted(SITE_CA_DIR.glob('*.crt')) if SITE_CA_DIR.is_dir() else []
+            if cas:
+                dest = tree / 'usr/local/share/ca-certificates'
+                dest.mkdir(parents=True, exist_ok=True)
+                for ca in cas:
+                    shutil.copy(ca, dest / ca.name)
+                self.echo(f'[{recipes.BOOTSTRAP}] site CA(s) added: {", ".join(c.name for c in cas)}')
             left = store.device_nodes(tree)
             if left:
                 raise StageFailed(recipes.BOOTSTRAP, 'import',
@@ -164,6 +175,7 @@ class Pipeline:
         index = store.Index(self.folder)
         index.images[recipes.BOOTSTRAP] = {
             'tag': tag, 'key': f'{SUITE}@{store.now()}', 'mirror': self.mirror,
+            'site_ca': [c.name for c in cas],
             'built': store.now(), 'seconds': {'bootstrap': res.stages['bootstrap']}}
         index.save()
         return res

@@ -1,0 +1,86 @@
+"""The build -> test -> convert pipeline on real Charliecloud: cached
+rebuilds, the image index, and the ways a recipe or a disk can fail."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import IMAGES, hpcval, index
+from containers import pipeline, store
+
+
+def test_openmpi_image_is_tested_converted_and_indexed(openmpi_image):
+    assert openmpi_image['test']['status'] == 'passed'
+    assert 'mpirun -np 2 osu_mpi' in openmpi_image['test']['command']
+    for fmt, name in (('dir', 'openmpi'), ('squash', 'openmpi.sqfs')):
+        out = openmpi_image['formats'][fmt]
+        assert out['path'] == name and out['bytes'] > 50 * 2**20
+        assert out['digest'].startswith('sha256:')
+    # the digest is the content of what is on disk now
+    assert store.file_digest(IMAGES / 'openmpi.sqfs') == openmpi_image['formats']['squash']['digest']
+    assert index()['base']['test']['status'] == 'passed'       # its base went through the stages too
+
+
+def test_unchanged_rebuild_reuses_everything(openmpi_image):
+    before = (IMAGES / 'index.json').read_text()
+    proc = hpcval('image', 'build', 'openmpi')
+    assert proc.returncode == 0, proc.stderr
+    assert '[openmpi] up to date' in proc.stdout and '[base] up to date' in proc.stdout
+    assert (IMAGES / 'index.json').read_text() == before
+
+
+def test_list_shows_digests_sizes_ages(openmpi_image):
+    proc = hpcval('image', 'list')
+    assert proc.returncode == 0
+    row = [ln for ln in proc.stdout.splitlines() if ln.startswith('openmpi ') and ' squash ' in ln][0]
+    assert 'passed' in row and openmpi_image['formats']['squash']['digest'][:19] in row and 'MiB' in row
+
+
+def _recipe(root, name, body):
+    d = Path(root) / name
+    d.mkdir(parents=True)
+    (d / 'Dockerfile').write_text(body)
+
+
+def test_broken_dockerfile_reports_the_failing_instruction(openmpi_image, tmp_path):
+    _recipe(tmp_path / 'recipes', 'broken',
+            'ARG BASE=hpcval/bootstrap\nFROM $BASE\n# hpcval-test: true\n'
+            'RUN echo fine\nRUN ls /no/such/dir\nRUN echo never\n')
+    pipe = pipeline.Pipeline(folder=tmp_path / 'images', storage=IMAGES.parent / 'ch-image',
+                             root=tmp_path / 'recipes', echo=lambda m: None)
+    with pytest.raises(pipeline.StageFailed) as err:
+        pipe.build('broken')
+    assert err.value.stage == 'build'
+    assert 'broken/Dockerfile:5: RUN ls /no/such/dir' in str(err.value)
+    entry = store.Index(tmp_path / 'images').images['broken']
+    assert entry['build']['status'] == 'failed' and 'formats' not in entry
+
+
+def test_failing_smoke_test_stops_before_conversion(openmpi_image, tmp_path):
+    _recipe(tmp_path / 'recipes', 'sick',
+            'ARG BASE=hpcval/bootstrap\nFROM $BASE\n# hpcval-test: echo no MPI here; exit 3\nRUN true\n')
+    pipe = pipeline.Pipeline(folder=tmp_path / 'images', storage=IMAGES.parent / 'ch-image',
+                             root=tmp_path / 'recipes', echo=lambda m: None)
+    with pytest.raises(pipeline.StageFailed) as err:
+        pipe.build('sick')
+    assert err.value.stage == 'test' and 'exited 3' in str(err.value) and 'not converted' in str(err.value)
+    entry = store.Index(tmp_path / 'images').images['sick']
+    assert entry['test']['status'] == 'failed' and entry['test']['rc'] == 3
+    assert 'formats' not in entry and not (tmp_path / 'images' / 'sick').exists()
+
+
+def test_full_disk_is_refused_before_converting(openmpi_image):
+    before = (IMAGES / 'index.json').read_text()
+    stamp = (IMAGES / 'openmpi.sqfs').stat().st_mtime_ns
+    proc = hpcval('image', 'convert', 'openmpi', env={'HPCVAL_MIN_FREE_GB': '1000000'})
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert 'refusing to convert openmpi to dir' in proc.stderr and 'GiB free' in proc.stderr
+    assert (IMAGES / 'index.json').read_text() == before
+    assert (IMAGES / 'openmpi.sqfs').stat().st_mtime_ns == stamp
+
+
+def test_unknown_recipe_is_a_usage_error():
+    proc = hpcval('image', 'build', 'nosuch')
+    assert proc.returncode == 2 and 'no recipe' in proc.stderr and 'openmpi' in proc.stderr
