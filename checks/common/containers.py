@@ -25,6 +25,7 @@ from reframe.core.builtins import (parameter, run_after, run_before,
                                    sanity_function, variable)
 from reframe.core.containers import ContainerPlatform
 
+RUNTIMES = ('bare', 'charliecloud', 'apptainer', 'singularity', 'sarus')
 #: where the host MPI is bound inside every hpcval image (created by the base recipe)
 HOST_MPI_MOUNT = '/opt/hostmpi'
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,8 +149,8 @@ class ContainerMixin(rfm.RegressionTestPlugin):
 
     @run_after('init')
     def check_variant(self):
-        if self.runtime not in ('bare', 'charliecloud'):
-            raise ValueError(f'runtime must be bare or charliecloud, not {self.runtime!r}')
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f'runtime must be one of {", ".join(RUNTIMES)}, not {self.runtime!r}')
         if self.mpi not in ('host', 'bundled'):
             raise ValueError(f'mpi must be host or bundled, not {self.mpi!r}')
         self.skip_if(self.runtime == 'bare' and self.mpi == 'bundled',
@@ -160,22 +161,44 @@ class ContainerMixin(rfm.RegressionTestPlugin):
         Raises before submission when the image is not built.'''
         if self.runtime == 'bare':
             return
-        extras = self.current_partition.extras.get('charliecloud', {})
-        fmt = extras.get('image_format', 'dir')
-        path, digest = find_image(self.container_image, fmt, image_folder(self.current_partition))
-        self.image, self.image_digest = f'{self.container_image} ({fmt})', digest
-        self.container_platform = 'Charliecloud'
+        part = self.current_partition
+        spec = part.extras.get('host_mpi', {})
+        host_lib = spec.get('lib_dir') or host_mpi_dir
+        if self.runtime == 'charliecloud':
+            extras = part.extras.get('charliecloud', {})
+            fmt = extras.get('image_format', 'dir')
+            path, digest = find_image(self.container_image, fmt, image_folder(part))
+            self.image, self.image_digest = f'{self.container_image} ({fmt})', digest
+            binds = extras.get('binds', [])
+        else:
+            # Apptainer/Singularity/Sarus sites name their images in the partition
+            images = part.extras.get('images', {})
+            if self.container_image not in images:
+                raise ImageNotBuilt(f'image {self.container_image} not configured for {self.runtime} '
+                                    f"in partition {part.fullname}: add it to extras['images']")
+            path = images[self.container_image]
+            self.image, self.image_digest = path, part.extras.get('image_digests', {}).get(path, '')
+            binds = part.extras.get('binds', [])
+        self.container_platform = self.runtime.capitalize()
         cp = self.container_platform
         cp.image = path
         cp.command = self.container_command
-        cp.mount_points = [tuple(b.split(':', 1)) if ':' in b else (b, b)
-                           for b in extras.get('binds', [])]
-        if self.mpi == 'host':
-            spec = self.current_partition.extras.get('host_mpi', {})
-            cp.mount_points.append((host_mpi_dir, f'{HOST_MPI_MOUNT}/lib'))
-            if spec.get('plugins'):
-                cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))
-            cp.env_vars = {'LD_LIBRARY_PATH': f'{HOST_MPI_MOUNT}/lib', **spec.get('env', {})}
+        cp.mount_points = [tuple(b.split(':', 1)) if ':' in b else (b, b) for b in binds]
+        if self.mpi != 'host':
+            return
+        if self.runtime == 'sarus':
+            # Sarus' MPI hook swaps the image's MPICH-ABI libraries for the host's
+            cp.with_mpi = True
+            return
+        env = {'LD_LIBRARY_PATH': f'{HOST_MPI_MOUNT}/lib', **spec.get('env', {})}
+        cp.mount_points.append((host_lib, f'{HOST_MPI_MOUNT}/lib'))
+        if spec.get('plugins'):
+            cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))
+        if self.runtime == 'charliecloud':
+            cp.env_vars = env
+        else:
+            # Apptainer never imports the host's LD_LIBRARY_PATH: pass it explicitly
+            cp.options = [f'--env {k}={v}' for k, v in env.items()]
 
     def container_problems(self, text):
         '''Sanity problems of the MPI variant: the library file must be the one asked for.'''
@@ -185,7 +208,7 @@ class ContainerMixin(rfm.RegressionTestPlugin):
         if not paths:
             return ['the program did not report its MPI library path']
         injected = [p.startswith(HOST_MPI_MOUNT + '/') for p in paths]
-        if self.runtime != 'bare' and self.mpi == 'host' and not all(injected):
+        if self.runtime not in ('bare', 'sarus') and self.mpi == 'host' and not all(injected):
             return [f'mpi=host asked for the injected host MPI under {HOST_MPI_MOUNT}, '
                     f'but the program loaded {self.mpi_library_path}']
         if self.mpi == 'bundled' and any(injected):

@@ -1,0 +1,92 @@
+"""Image index, digests, the device-node and free-space guards."""
+import json
+import os
+import stat
+
+import pytest
+
+from containers import pipeline, store
+from hpcval.errors import UsageError
+
+
+def test_index_round_trip_is_atomic(tmp_path):
+    idx = store.Index(tmp_path)
+    idx.entry('x')['test'] = {'status': 'passed'}
+    idx.save()
+    assert json.loads((tmp_path / 'index.json').read_text())['images']['x']['test']['status'] == 'passed'
+    assert [p.name for p in tmp_path.iterdir()] == ['index.json']     # no temp file left
+
+
+def test_corrupt_index_is_a_one_line_error(tmp_path):
+    (tmp_path / 'index.json').write_text('{not json')
+    with pytest.raises(UsageError, match='index.json: not a valid image index'):
+        store.Index(tmp_path)
+
+
+def test_tree_digest_is_content_not_time(tmp_path):
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'a' / 'f').write_text('one')
+    os.symlink('f', tmp_path / 'a' / 'l')
+    d1 = store.tree_digest(tmp_path / 'a')
+    os.utime(tmp_path / 'a' / 'f', (1, 1))
+    assert store.tree_digest(tmp_path / 'a') == d1
+    (tmp_path / 'a' / 'f').write_text('two')
+    assert store.tree_digest(tmp_path / 'a') != d1
+
+
+def test_converted_needs_a_passed_test_and_the_file(tmp_path):
+    idx = store.Index(tmp_path)
+    idx.entry('x').update({'test': {'status': 'failed'},
+                           'formats': {'dir': {'path': 'x', 'digest': 'sha256:0'}}})
+    idx.save()
+    (tmp_path / 'x').mkdir()
+    assert store.converted('x', 'dir', tmp_path) is None
+    idx.images['x']['test']['status'] = 'passed'
+    idx.save()
+    assert store.converted('x', 'dir', tmp_path) == tmp_path / 'x'
+    assert store.converted('x', 'squash', tmp_path) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='mknod needs root')
+def test_device_nodes_are_found_anywhere_in_a_tree(tmp_path):
+    (tmp_path / 'dev').mkdir()
+    os.mknod(tmp_path / 'dev' / 'zero', 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+    (tmp_path / 'etc').mkdir()
+    (tmp_path / 'etc' / 'hosts').write_text('')
+    assert store.device_nodes(tmp_path) == [str(tmp_path / 'dev' / 'zero')]
+
+
+def test_free_space_floor_refuses_with_the_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv('HPCVAL_MIN_FREE_GB', '1e9')
+    with pytest.raises(UsageError) as err:
+        store.ensure_free(tmp_path / 'not' / 'yet', 0, 'import the base')
+    assert 'refusing to import the base' in str(err.value) and 'GiB free on' in str(err.value)
+    monkeypatch.setenv('HPCVAL_MIN_FREE_GB', '0')
+    assert store.ensure_free(tmp_path, 1, 'x') > 0
+    monkeypatch.setenv('HPCVAL_MIN_FREE_GB', 'lots')
+    with pytest.raises(UsageError, match="HPCVAL_MIN_FREE_GB='lots'"):
+        store.ensure_free(tmp_path, 1, 'x')
+
+
+# ch-image 0.31's own output for a failing build (instruction lines carry the
+# Dockerfile line number; '*' marks a cache hit)
+CH_IMAGE_OUTPUT = '''\
+  1. FROM hpcval/bootstrap
+  4* RUN.F echo fine
+fine
+  5. RUN.F ls /no/such/dir
+ls: cannot access '/no/such/dir': No such file or directory
+something went wrong, rolling back ...
+error: build failed: RUN command exited with 2
+'''
+
+
+def test_failing_instruction_is_the_last_one_started():
+    where = pipeline.failing_instruction(CH_IMAGE_OUTPUT, 'containers/x/Dockerfile')
+    assert where == 'containers/x/Dockerfile:5: RUN ls /no/such/dir: build failed: RUN command exited with 2'
+
+
+def test_parse_failure_without_instruction_keeps_the_error():
+    out = 'error: can\'t parse: containers/x/Dockerfile:5,7\n'
+    assert pipeline.failing_instruction(out, 'containers/x/Dockerfile') == \
+        "containers/x/Dockerfile: can't parse: containers/x/Dockerfile:5,7"
