@@ -12,11 +12,11 @@ import sys
 import reframe as rfm
 import reframe.utility.sanity as sn
 import reframe.utility.typecheck as typ
-from reframe.core.builtins import (fixture, parameter, run_after, run_before,
+from reframe.core.builtins import (parameter, run_after, run_before,
                                    sanity_function, variable)
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common.containers import ContainerMixin, stage_host_mpi    # noqa: E402
+from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems, unbind_for_threads)
 
@@ -37,7 +37,6 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     python = variable(str, value=sys.executable)
     peak_derivation = variable(str, value='', loggable=True)
     backend_version = variable(str, value='', loggable=True)
-    host_mpi_libs = fixture(stage_host_mpi, scope='environment')
     #: numpy and mpi4py live in the TensorFlow image's venv
     container_image = 'tensorflow'
 
@@ -60,7 +59,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
         # in an image: its python, the same script from the stage directory
         self.container_command = ' '.join(['python3', '/rfm_workdir/matmul_bench.py']
                                           + self.executable_opts[1:])
-        self.setup_container(os.path.join(self.host_mpi_libs.stagedir, 'lib'))
+        self.setup_container()
 
     @run_before('run')
     def threads_everywhere(self):

@@ -16,7 +16,7 @@ from reframe.core.builtins import (fixture, parameter, run_after, run_before,
 
 sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame loads us
 from common import osu                                          # noqa: E402
-from common.containers import ContainerMixin, stage_host_mpi    # noqa: E402
+from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems)
 
@@ -58,7 +58,6 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
     benchmark = parameter(list(BENCHMARKS), loggable=True)
     workload = variable(str, value='mpi_microbench', loggable=True)
     osu_build = fixture(build_osu_mpi, scope='environment')
-    host_mpi_libs = fixture(stage_host_mpi, scope='environment')
     #: recipe whose image carries osu_mpi built against its own MPI
     container_image = 'openmpi'
 
@@ -115,7 +114,7 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
             self.executable_opts = [self.benchmark] + opts
             # in an image: the image's own build of the same source
             self.container_command = ' '.join(['/opt/hpcval/bin/osu_mpi', self.benchmark] + opts)
-            self.setup_container(os.path.join(self.host_mpi_libs.stagedir, 'lib'))
+            self.setup_container()
         else:
             self.skip_if(self.runtime != 'bare', 'real OSU binaries are run bare only')
             binary = self._find_osu_binary(BENCHMARKS[self.benchmark][1])

@@ -19,10 +19,8 @@ import re
 
 import reframe as rfm
 import reframe.core.containers as _containers
-import reframe.utility.sanity as sn
 import reframe.utility.typecheck as typ
-from reframe.core.builtins import (parameter, run_after, run_before,
-                                   sanity_function, variable)
+from reframe.core.builtins import parameter, run_after, variable
 from reframe.core.containers import ContainerPlatform
 
 RUNTIMES = ('bare', 'charliecloud', 'apptainer', 'singularity', 'sarus')
@@ -100,45 +98,17 @@ class ImageNotBuilt(Exception):
     pass
 
 
-class stage_host_mpi(rfm.RunOnlyRegressionTest):
-    '''Gather the host MPI library into one folder to bind into containers.
-
-    A site whose MPI lives in its own prefix names it in the partition's
-    ``extras['host_mpi']['lib_dir']`` and nothing is copied.  Where the MPI is
-    mixed into the system library folder (Debian's Open MPI), ``libs`` lists
-    its files (globs) and they are copied here with their checksums.
-    '''
-    valid_systems = ['*']
-    valid_prog_environs = ['+mpi']
-    local = True
-    executable = 'true'
-
-    @run_before('run')
-    def gather(self):
-        spec = self.current_partition.extras.get('host_mpi', {})
-        if spec.get('lib_dir'):
-            self.prerun_cmds = [f'test -d {spec["lib_dir"]}',
-                                f'ln -sfn {spec["lib_dir"]} lib']
-        else:
-            globs = ' '.join(spec.get('libs', []))
-            self.prerun_cmds = ['rm -rf lib', 'mkdir lib', f'cp -a {globs} lib/',
-                                'sha256sum lib/* > lib.sha256']
-
-    @sanity_function
-    def gathered(self):
-        lib = os.path.join(self.stagedir, 'lib')
-        return sn.assert_true(os.path.isdir(lib) and any(n.startswith('libmpi') for n in os.listdir(lib)),
-                              msg=f'no libmpi* gathered into {lib}')
-
-
 class ContainerMixin(rfm.RegressionTestPlugin):
     '''``runtime`` x ``mpi`` variants for a check whose program lives in an image.
 
     The check sets ``container_image`` (a recipe name) and
     ``container_command``; everything else comes from the partition:
     ``container_platforms`` (env for the runtime), ``extras['host_mpi']``
-    (what to inject and which variables make the injected MPI load its own
-    components) and ``extras['charliecloud']`` (``binds``, ``image_format``).
+    (``lib_dir``: a host MPI prefix's lib folder to bind, or ``libs``: globs of
+    its files to gather into the stage directory; ``plugins``: its component
+    folder; ``env``: what makes the injected MPI load its own components),
+    ``extras['charliecloud']`` (``binds``, ``image_format``) or, for the other
+    runtimes, ``extras['images']`` and ``extras['binds']``.
     '''
     runtime = parameter(['bare'], type=str, loggable=True)
     mpi = parameter(['host'], type=str, loggable=True)
@@ -156,14 +126,13 @@ class ContainerMixin(rfm.RegressionTestPlugin):
         self.skip_if(self.runtime == 'bare' and self.mpi == 'bundled',
                      'a bare run has no bundled MPI: it always uses the host MPI')
 
-    def setup_container(self, host_mpi_dir=None):
+    def setup_container(self):
         '''Point the check at its image; call from a run_after('setup') hook.
         Raises before submission when the image is not built.'''
         if self.runtime == 'bare':
             return
         part = self.current_partition
         spec = part.extras.get('host_mpi', {})
-        host_lib = spec.get('lib_dir') or host_mpi_dir
         if self.runtime == 'charliecloud':
             extras = part.extras.get('charliecloud', {})
             fmt = extras.get('image_format', 'dir')
@@ -191,6 +160,14 @@ class ContainerMixin(rfm.RegressionTestPlugin):
             cp.with_mpi = True
             return
         env = {'LD_LIBRARY_PATH': f'{HOST_MPI_MOUNT}/lib', **spec.get('env', {})}
+        host_lib = spec.get('lib_dir')
+        if not host_lib:
+            # The MPI is mixed into the system library folder (Debian's Open
+            # MPI): gather its own files into the stage directory to bind.
+            host_lib = os.path.join(self.stagedir, 'hostmpi-lib')
+            self.prerun_cmds += [f'rm -rf {host_lib}', f'mkdir -p {host_lib}',
+                                 f'cp -a {" ".join(spec.get("libs", []))} {host_lib}/',
+                                 f'sha256sum {host_lib}/libmpi.so* > hostmpi-lib.sha256']
         cp.mount_points.append((host_lib, f'{HOST_MPI_MOUNT}/lib'))
         if spec.get('plugins'):
             cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))

@@ -1,7 +1,5 @@
 """The build -> test -> convert pipeline on real Charliecloud: cached
 rebuilds, the image index, and the ways a recipe or a disk can fail."""
-import json
-import os
 from pathlib import Path
 
 import pytest
