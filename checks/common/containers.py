@@ -167,6 +167,10 @@ class ContainerMixin(rfm.RegressionTestPlugin):
             host_lib = os.path.join(self.stagedir, 'hostmpi-lib')
             self.prerun_cmds += [f'rm -rf {host_lib}', f'mkdir -p {host_lib}',
                                  f'cp -a {" ".join(spec.get("libs", []))} {host_lib}/',
+                                 # mpi4py 4 dlopens the unversioned libmpi.so first: without
+                                 # it here it silently finds the image's (sanity caught that)
+                                 f'for f in {host_lib}/*.so.*; do b="${{f%%.so.*}}.so"; '
+                                 f'[ -e "$b" ] || ln -s "$(basename "$f")" "$b"; done',
                                  f'sha256sum {host_lib}/libmpi.so* > hostmpi-lib.sha256']
         cp.mount_points.append((host_lib, f'{HOST_MPI_MOUNT}/lib'))
         if spec.get('plugins'):
