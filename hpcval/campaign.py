@@ -15,7 +15,16 @@ class Campaign:
     nodes: list = field(default_factory=lambda: [1])
     repeat: int = 1
     setvars: dict = field(default_factory=dict)     # -S VAR=VAL
+    params: dict = field(default_factory=dict)      # -P PARAM=V1,V2 (variant parameters)
     reframe_options: list = field(default_factory=list)
+
+    def param_options(self):
+        '''``-P NAME=V1,V2`` for each variant parameter.'''
+        opts = []
+        for key, values in self.params.items():
+            values = values if isinstance(values, list) else [values]
+            opts += ['-P', f'{key}=' + ','.join(str(v) for v in values)]
+        return opts
 
 
 def load(name):

@@ -41,7 +41,7 @@ def cmd_run(args):
     setvars = dict(camp.setvars)
     setvars.update(dict(args.setvar or []))
     rc, _ = run.execute(checks, system, args.name or camp.name, nodes, repeat, setvars,
-                        camp.reframe_options + (args.reframe_args or []))
+                        camp.reframe_options + camp.param_options() + (args.reframe_args or []))
     return rc
 
 

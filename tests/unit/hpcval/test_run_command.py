@@ -62,3 +62,10 @@ def test_bad_node_lists_are_usage_errors(bad):
     with pytest.raises(SystemExit) as e:
         cli.main(['run', 'matmul', '--nodes', bad])
     assert e.value.code == 2
+
+
+def test_campaign_params_become_reframe_parameterisations():
+    from hpcval import campaign
+    camp = campaign.load('containers')
+    assert camp.param_options() == ['-P', 'runtime=bare,charliecloud', '-P', 'mpi=host,bundled']
+    assert campaign.Campaign(name='x').param_options() == []
