@@ -36,24 +36,22 @@ def cmd_build(args):
     return 0
 
 
-def cmd_test(args):
+def _each(args, stage, done):
     pipe = _pipeline(args)
     try:
         for name in args.names:
-            print(f'hpcval image: {name} test passed in {pipe.test(name):.1f} s')
+            print(f'hpcval image: {name} {done} in {getattr(pipe, stage)(name):.1f} s')
     except pipeline.StageFailed as err:
         return _failed(err)
     return 0
+
+
+def cmd_test(args):
+    return _each(args, 'test', 'test passed')
 
 
 def cmd_convert(args):
-    pipe = _pipeline(args)
-    try:
-        for name in args.names:
-            print(f'hpcval image: {name} converted in {pipe.convert(name):.1f} s')
-    except pipeline.StageFailed as err:
-        return _failed(err)
-    return 0
+    return _each(args, 'convert', 'converted')
 
 
 def cmd_list(args):

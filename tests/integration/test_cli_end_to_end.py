@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, cases, hpcval, load_report
+from hpcval_cli import ROOT, cases, hpcval, load_report
 
 
 def test_report_from_a_real_run(smoke_run, tmp_path):

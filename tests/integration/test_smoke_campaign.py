@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cases, load_report
+from hpcval_cli import ROOT, cases, load_report
 
 SMOKE = tomllib.loads((ROOT / 'campaigns' / 'smoke.toml').read_text())['set']
 MAX_SIZE = int(SMOKE['MpiMicrobench.max_message_size'])

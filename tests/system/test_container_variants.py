@@ -3,7 +3,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import IMAGES, ROOT, cases, hpcval
+from hpcval_cli import IMAGES, ROOT, hpcval, run_cases as cases
 
 
 def _bench(tc):

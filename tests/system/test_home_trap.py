@@ -1,6 +1,6 @@
 """The $HOME-trap check: host HOME and host environment leak into package
 lookups; only the recommended setup resolves everything to the image."""
-from conftest import cases, hpcval
+from hpcval_cli import hpcval, run_cases as cases
 
 
 def test_only_the_recommended_setup_resolves_to_the_image(openmpi_image, tmp_path):

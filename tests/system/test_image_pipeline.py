@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IMAGES, hpcval, index
+from hpcval_cli import IMAGES, hpcval, image_index as index
 from containers import pipeline, store
 
 
