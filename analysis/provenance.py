@@ -4,7 +4,7 @@ import pandas as pd
 from analysis import cases as cases_mod
 
 PROVENANCE_COLUMNS = ['system', 'partition', 'environ', 'check', 'runtime', 'mpi', 'fabric',
-                      'num_nodes', 'mpi_library', 'transport', 'image', 'image_digest',
+                      'num_nodes', 'mpi_library', 'mpi_library_path', 'transport', 'image', 'image_digest',
                       'implementation', 'backend', 'backend_version']
 NODE_COLUMNS = ['hosts', 'job_nodelist']
 MAX_NODES_SHOWN = 12

@@ -79,3 +79,18 @@ def test_rerender_replaces_the_report(tmp_path):
     report.render(report.build(ds, 'first title'), dest)
     report.render(report.build(ds, 'second title'), dest)
     assert 'second title' in (dest / 'index.html').read_text()
+
+
+def test_provenance_says_which_libmpi_file_each_container_variant_loaded(tmp_path):
+    from analysis import provenance
+    cases = [make_case(f'MpiMicrobench %num_nodes=1 %runtime=charliecloud %mpi={mpi} %benchmark=latency',
+                       {'latency_8B': (0.3, 'us')}, benchmark='latency', num_nodes=1, runtime='charliecloud',
+                       mpi=mpi, image='openmpi (dir)', image_digest='sha256:ab', mpi_library='Open MPI v4.1.4',
+                       mpi_library_path=path)
+             for mpi, path in (('host', '/opt/hostmpi/lib/libmpi.so.40.30.4'),
+                               ('bundled', '/usr/lib/x86_64-linux-gnu/libmpi.so.40.30.4'))]
+    table = provenance.cases(ingest.load([write(tmp_path / 'r.json', runreport(cases))]).frame)
+    got = dict(zip(table['mpi'], table['mpi_library_path']))
+    assert got == {'host': '/opt/hostmpi/lib/libmpi.so.40.30.4',
+                   'bundled': '/usr/lib/x86_64-linux-gnu/libmpi.so.40.30.4'}
+    assert set(table['image_digest']) == {'sha256:ab'}
