@@ -6,7 +6,8 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.hpcval-installed
 SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium git \
-              charliecloud charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark
+              charliecloud charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark \
+              slurm-wlm munge iproute2
 PYTEST_OPTS ?=
 
 .PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean
@@ -23,9 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 demo: setup
-	$(BIN)/hpcval run --campaign demo; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
-	$(BIN)/hpcval report runs/demo/latest -o reports/demo --title "hpcval demo: $$(hostname)" && \
-	echo "Report: $(CURDIR)/reports/demo/index.html" && exit $$rc
+	@scripts/demo.sh
 
 test: setup
 	$(BIN)/pytest $(PYTEST_OPTS)

@@ -103,7 +103,10 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     var = stability.variability(frame)
     rep.tables['stability_variability'] = var
     rep.extra['variability_headline'] = _headline_variability(var, frame)
-    rep.tables['suspicious_nodes'] = stability.suspicious_nodes(frame)
+    sn = stability.suspicious_nodes(frame)
+    rep.tables['suspicious_nodes'] = sn
+    # every node of a failed case, flagged or not: a crashed node shows up here
+    rep.tables['failed_nodes'] = sn[(sn['failed'] > 0) | sn['suspicious']] if not sn.empty else sn
     rep.tables['cases'] = outcomes
     rep.tables['provenance'] = provenance.cases(frame)
     rep.tables['environment'] = provenance.environment(frame)

@@ -18,7 +18,7 @@ from reframe.core.builtins import (parameter, run_after, run_before,
 sys.path.insert(0, os.path.dirname(__file__))
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems, unbind_for_threads)
+                           assert_no_problems, job_problems, unbind_for_threads)
 
 _ROW = re.compile(r'^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s*$', re.M)
 _PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.M)
@@ -75,7 +75,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
         except OSError as err:
             return sn.assert_true(False, msg=f'no output: {err}')
         rows = self._rows()
-        problems = [f'no result for n={n}' for n in self.sizes if int(n) not in rows]
+        problems = job_problems(self._stderr_text())
+        problems += [f'no result for n={n}' for n in self.sizes if int(n) not in rows]
         problems += [f'non-positive rate for n={n}' for n, v in rows.items() if not v > 0]
         if '# Validation: Pass' not in text:
             problems.append('product failed the Freivalds check (or no validation line)')

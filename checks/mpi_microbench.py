@@ -17,8 +17,9 @@ from reframe.core.builtins import (fixture, parameter, run_after, run_before,
 sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame loads us
 from common import osu                                          # noqa: E402
 from common.containers import ContainerMixin                    # noqa: E402
+from common.fabrics import FabricMixin                          # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems)
+                           assert_no_problems, job_problems)
 
 #: benchmark -> (metric, OSU binary, smallest size, point-to-point?)
 BENCHMARKS = {
@@ -50,7 +51,8 @@ class build_osu_mpi(rfm.CompileOnlyRegressionTest):
 
 
 @rfm.simple_test
-class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin):
+class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin,
+                    FabricMixin):
     descr = 'OSU-style MPI latency/bandwidth/collective curves, 1 B to 4 MiB'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
@@ -138,15 +140,18 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
 
     @sanity_function
     def validate(self):
+        killed = job_problems(self._stderr_text())
         try:
             out = osu.parse(self._stdout_text())
         except (OSError, osu.OsuParseError) as err:
-            return sn.assert_true(False, msg=f'unreadable OSU output: {err}')
-        problems = osu.problems(out, self.expected_sizes, self.metric)
+            return assert_no_problems(killed + [f'unreadable OSU output: {err}'], self.benchmark)
+        problems = killed + osu.problems(out, self.expected_sizes, self.metric)
         if self.implementation == 'hpcval' and out.validation != 'Pass':
             problems.append('no "# Validation: Pass" line')
         problems += self.provenance_problems()
         problems += self.container_problems(self._stdout_text())
+        largest = out.values.get(max(self.expected_sizes)) if self.metric == 'bw' else None
+        problems += self.fabric_problems(self._stdout_text(), self._stderr_text(), largest)
         return assert_no_problems(problems, self.benchmark)
 
     @run_before('performance')

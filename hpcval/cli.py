@@ -1,4 +1,4 @@
-"""hpcval command line: run, report, compare, image.
+"""hpcval command line: run, report, compare, image, cluster.
 
 Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
 2 usage or input error (one line naming the file and the fault).
@@ -142,8 +142,9 @@ def parser():
     c.add_argument('--title', help='report title')
     c.set_defaults(func=cmd_compare)
 
-    from hpcval import image
+    from hpcval import cluster, image
     image.add_parser(sub)
+    cluster.add_parser(sub)
     return p
 
 

@@ -30,8 +30,6 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
     the running binary) and ``# Hosts: ...``; sanity fails when the library is
     not of the family the programming environment promises.
     '''
-    fabric = variable(str, value='', loggable=True)
-    transport = variable(str, value='', loggable=True)
     image = variable(str, value='', loggable=True)
     image_digest = variable(str, value='', loggable=True)
     mpi_library = variable(str, value='', loggable=True)
@@ -62,6 +60,13 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
         with open(os.path.join(self.stagedir, str(self.stdout.evaluate()))) as fp:
             return fp.read()
 
+    def _stderr_text(self):
+        try:
+            with open(os.path.join(self.stagedir, str(self.stderr.evaluate()))) as fp:
+                return fp.read()
+        except OSError:
+            return ''
+
     def provenance_problems(self):
         found = []
         if not self.mpi_library:
@@ -70,6 +75,16 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
             found.append(f'MPI library is {self.mpi_library!r}, '
                          f'expected {self.expected_mpi!r}')
         return found
+
+
+#: slurmstepd's word when Slurm stops a job: time limit, node failure, scancel
+_SLURM_CANCELLED = re.compile(r'\*\*\* (?:JOB|STEP) \S+ ON (\S+) CANCELLED AT \S+(?: (DUE TO [A-Z ]+?))? \*\*\*')
+
+
+def job_problems(stderr):
+    '''What the batch system said it did to the job (its stderr), as sanity problems.'''
+    return [f'Slurm cancelled the job on {node} ' + (why.lower() if why else '(scancel or a failure)')
+            for node, why in _SLURM_CANCELLED.findall(stderr)]
 
 
 def assert_no_problems(problems, what):

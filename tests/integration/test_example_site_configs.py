@@ -10,11 +10,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def dry_run(tmp_path, config, system, *args):
-    env = {**os.environ, 'HPCVAL_RUN_DIR': str(tmp_path / 'run')}
+    env = {**os.environ, 'HPCVAL_RUN_DIR': str(tmp_path / 'run'), 'HPCVAL_MODULES_SYSTEM': 'nomod'}
     proc = subprocess.run(
         [str(ROOT / '.venv/bin/reframe'), '-C', str(ROOT / 'config/examples' / config), '--system', system,
          '-c', str(ROOT / 'checks/mpi_microbench.py'), '-n', '%benchmark=latency', '--dry-run',
-         '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), *args],
+         '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs'), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     scripts = {}
@@ -64,7 +64,7 @@ def test_image_missing_from_a_site_config_fails_before_submission(tmp_path):
     proc = subprocess.run(
         [str(ROOT / '.venv/bin/reframe'), '-C', str(ROOT / 'config/examples/sarus_slurm.py'),
          '--system', 'sarus-site', '-c', str(ROOT / 'checks/mpi_microbench.py'), '-n', '%benchmark=latency',
-         '-P', 'runtime=sarus', '--dry-run', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out')],
+         '-P', 'runtime=sarus', '--dry-run', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "image openmpi not configured for sarus in partition sarus-site:mc" in proc.stdout
@@ -74,3 +74,36 @@ def test_image_missing_from_a_site_config_fails_before_submission(tmp_path):
 def test_example_configs_document_their_dry_run(config):
     text = (ROOT / 'config/examples' / config).read_text()
     assert '--dry-run' in text and 'container_platforms' in text
+
+
+@pytest.mark.parametrize('config, system, fabric, exports', [
+    ('supermuc_ng.py', 'supermuc-ng', 'opa', ['I_MPI_FABRICS=shm:ofi', 'FI_PROVIDER=psm2', 'I_MPI_DEBUG=5',
+                                              'PSM2_IDENTIFY=1']),
+    ('supermuc_ng.py', 'supermuc-ng', 'tcp', ['FI_PROVIDER=tcp', 'I_MPI_DEBUG=5']),
+    ('infiniband_cluster.py', 'ib-cluster', 'ib', ['OMPI_MCA_pml=ucx', 'UCX_TLS=rc,ud,sm,self',
+                                                   'UCX_NET_DEVICES=mlx5_0:1', 'OMPI_MCA_pml_base_verbose=10']),
+    ('infiniband_cluster.py', 'ib-cluster', 'tcp', ['OMPI_MCA_pml=ob1', 'OMPI_MCA_btl=self,vader,tcp',
+                                                    'OMPI_MCA_btl_tcp_if_include=eno1',
+                                                    'OMPI_MCA_btl_base_verbose=100']),
+    ('slingshot.py', 'slingshot', 'cxi', ['FI_PROVIDER=cxi', 'MPICH_OFI_NIC_VERBOSE=1',
+                                          'MPIR_CVAR_DEBUG_SUMMARY=1']),
+])
+def test_fabric_variants_pin_and_prove_their_fabric(tmp_path, config, system, fabric, exports):
+    scripts = dry_run(tmp_path, config, system, '-P', f'fabric={fabric}', '-P', 'num_nodes=2')
+    [script] = scripts.values()
+    lines = script.splitlines()
+    for e in exports:
+        assert f'export {e}' in lines, (e, script)
+    # point to point between two nodes: one rank on each
+    assert '#SBATCH --ntasks=2' in lines and '#SBATCH --ntasks-per-node=1' in lines
+    assert any(ln.startswith('srun ') and 'osu_mpi latency' in ln for ln in lines)
+
+
+def test_a_fabric_the_partition_does_not_declare_is_skipped(tmp_path):
+    env = {**os.environ, 'HPCVAL_RUN_DIR': str(tmp_path / 'run'), 'HPCVAL_MODULES_SYSTEM': 'nomod'}
+    proc = subprocess.run(
+        [str(ROOT / '.venv/bin/reframe'), '-C', str(ROOT / 'config/examples/slingshot.py'),
+         '--system', 'slingshot', '-c', str(ROOT / 'checks/mpi_microbench.py'), '-n', '%benchmark=latency',
+         '-P', 'fabric=opa', '--dry-run', '-v', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert "fabric 'opa' is not declared in partition slingshot:normal (declared: cxi, tcp)" in proc.stdout

@@ -30,3 +30,19 @@ def container_run(openmpi_image, tmp_path_factory):
                   '-n', 'MpiMicrobench.*(latency|%benchmark=bw)', runs=runs)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     return runs / 'containers' / 'latest'
+
+
+@pytest.fixture(scope='session')
+def vcluster():
+    '''A 3-node virtual Slurm cluster, taken down at the end whatever happened.'''
+    if os.geteuid() != 0:
+        pytest.skip('the virtual cluster needs root (namespaces)')
+    if not shutil.which('slurmctld', path='/usr/sbin:/usr/bin'):
+        pytest.skip('Slurm missing: `make setup` as root installs slurm-wlm and munge')
+    proc = hpcval('cluster', 'up', '--nodes', '3', timeout=300)
+    try:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        yield 3
+    finally:
+        down = hpcval('cluster', 'down', timeout=120)
+        assert down.returncode == 0, down.stderr

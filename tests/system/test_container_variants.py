@@ -70,7 +70,7 @@ def test_host_mpi_that_does_not_load_fails_sanity(openmpi_image, tmp_path):
         [str(ROOT / '.venv/bin/reframe'), '-C', str(cfg), '-c', str(ROOT / 'checks/mpi_microbench.py'),
          '-P', 'runtime=charliecloud', '-P', 'mpi=host', '-n', '%benchmark=latency',
          '-S', 'max_message_size=8', '-S', 'num_iters=50', '-r', '--report-file', str(report),
-         '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out')],
+         '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**__import__('os').environ, 'HPCVAL_RUN_DIR': str(tmp_path / 'rundir')})
     assert proc.returncode == 1, proc.stdout[-2000:]

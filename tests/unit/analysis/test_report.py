@@ -94,3 +94,20 @@ def test_provenance_says_which_libmpi_file_each_container_variant_loaded(tmp_pat
     assert got == {'host': '/opt/hostmpi/lib/libmpi.so.40.30.4',
                    'bundled': '/usr/lib/x86_64-linux-gnu/libmpi.so.40.30.4'}
     assert set(table['image_digest']) == {'sha256:ab'}
+
+
+def test_nodes_of_failed_cases_are_named_even_without_significance(tmp_path):
+    cases = [make_case('MpiMicrobench %num_nodes=2 %benchmark=latency', {'latency_8B': (7.0, 'us')},
+                       run_index=i, benchmark='latency', num_nodes=2, job_nodelist=nodes,
+                       result='pass' if ok else 'fail', fail_phase=None if ok else 'run',
+                       fail_reason=None if ok else 'srun: error: node2: task 1: Killed')
+             for i, (nodes, ok) in enumerate([(['node1', 'node2'], True), (['node1', 'node2'], False),
+                                              (['node1', 'node3'], True), (['node1', 'node3'], True)])]
+    rep = report.build(ingest.load([write(tmp_path / 'r.json', runreport(cases))]), 'fault')
+    out = report.render(rep, tmp_path / 'out')
+    md = (tmp_path / 'out' / 'report.md').read_text()
+    assert 'Nodes of the failed cases (none more often than chance allows' in md
+    rows = [ln for ln in md.splitlines() if ln.startswith('| node')]
+    assert sorted(r.split('|')[1].strip() for r in rows[1:]) == ['node1', 'node2']   # node3: no failed case
+    assert '| node2 | 2 | 1 | 50 % | 0 % |' in md
+    assert 'node2' in out.read_text().split('id="stability"')[1].split('id="provenance"')[0]

@@ -108,3 +108,15 @@ def test_message_sizes_cover_1B_to_4MiB():
     assert all(b == 2 * a for a, b in zip(sizes, sizes[1:]))
     assert osu.message_sizes(4, 16) == [4, 8, 16]
     assert math.log2(sizes[-1]) == 22
+
+
+def test_slurm_cancellations_become_sanity_problems():
+    from common.mixins import job_problems
+    err = ('slurmstepd-node1: error: *** JOB 1 ON node1 CANCELLED AT 2026-11-28T19:25:50 DUE TO TIME LIMIT ***\n'
+           'srun: error: node2: task 1: Terminated\n'
+           'slurmstepd: error: *** STEP 7.0 ON node3 CANCELLED AT 2026-11-28T19:30:00 DUE TO NODE FAILURE ***\n'
+           'slurmstepd: error: *** JOB 9 ON node2 CANCELLED AT 2026-11-28T19:31:00 ***\n')
+    assert job_problems(err) == ['Slurm cancelled the job on node1 due to time limit',
+                                 'Slurm cancelled the job on node3 due to node failure',
+                                 'Slurm cancelled the job on node2 (scancel or a failure)']
+    assert job_problems('srun: error: node2: task 1: Terminated\n') == []

@@ -1,0 +1,141 @@
+"""The virtual Slurm cluster: real slurmctld/slurmd/munged, namespaces, two
+networks; the microbenchmarks across node counts and fabrics on it."""
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hpcval_cli import ROOT, hpcval, run_cases as cases
+
+STATE = Path(os.environ.get('HPCVAL_VCLUSTER_DIR', ROOT / '.cache' / 'vcluster'))
+
+
+def _perf(tc, pvar):
+    return [v[0] for k, v in tc['perfvalues'].items() if k.endswith(':' + pvar)][0]
+
+
+def test_up_is_idempotent_and_the_nodes_are_real(vcluster):
+    again = hpcval('cluster', 'up', '--nodes', '3')
+    assert again.returncode == 0 and 'already up with 3 nodes' in again.stdout
+    st = hpcval('cluster', 'status')
+    assert st.returncode == 0 and 'node1=idle node2=idle node3=idle' in st.stdout
+    for i in (1, 2, 3):
+        ns = f'hpcval-node{i}'
+        addrs = subprocess.run(['ip', '-n', ns, '-o', '-4', 'addr'], capture_output=True, text=True).stdout
+        assert f'eth0    inet 10.231.1.{i}/24' in addrs and f'hsn0    inet 10.231.2.{i}/24' in addrs
+        qdisc = subprocess.run(['tc', '-n', ns, 'qdisc', 'show', 'dev', 'eth0'], capture_output=True,
+                               text=True).stdout
+        assert 'tbf' in qdisc and 'rate 1Gbit' in qdisc
+    out = subprocess.run(['srun', '-N3', '-n3', 'hostname'], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, SLURM_CONF=str(STATE / 'etc/slurm.conf'))).stdout
+    assert sorted(out.split()) == ['node1', 'node2', 'node3']
+
+
+@pytest.fixture(scope='module')
+def fabric_run(vcluster, tmp_path_factory):
+    runs = tmp_path_factory.mktemp('runs')
+    proc = hpcval('run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '1,2', '--name', 'fabrics',
+                  '-S', 'MpiMicrobench.num_iters=200', '-S', 'MpiMicrobench.num_iters_large=3',
+                  '-S', 'MpiMicrobench.num_warmup_large=1', '-S', 'MpiMicrobench.tasks_per_node=1',
+                  '--', '-P', 'fabric=tcp,hsn', '-n', r'%benchmark=(latency|bw)\b', runs=runs, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return runs / 'fabrics' / 'latest'
+
+
+def test_hsn_carries_three_times_the_shaped_eth_between_two_nodes(fabric_run):
+    got = {(tc['benchmark'], tc['fabric'], tc['num_nodes']): tc for tc in cases(fabric_run)
+           if tc['name'].startswith('MpiMicrobench')}
+    assert len(got) == 8 and all(tc['result'] == 'pass' for tc in got.values())
+    hsn, eth = got[('bw', 'hsn', 2)], got[('bw', 'tcp', 2)]
+    assert _perf(hsn, 'bw_4MiB') >= 3 * _perf(eth, 'bw_4MiB')
+    # the MPI's own word for what carried the bytes, and where
+    assert hsn['transport'] == 'between nodes tcp:hsn0' and eth['transport'] == 'between nodes tcp:eth0'
+    assert hsn['hosts'] == 'node1,node2'
+    # inter-node latency is TCP over veth; on one node it is shared memory
+    assert _perf(got[('latency', 'hsn', 2)], 'latency_8B') > 3 * _perf(got[('latency', 'hsn', 1)], 'latency_8B')
+    assert 'on node vader' in got[('latency', 'hsn', 1)]['transport']
+
+
+def test_a_fabric_whose_interface_is_missing_fails(vcluster, tmp_path):
+    cfg = tmp_path / 'vcluster_ib.py'
+    cfg.write_text(
+        'import importlib.util\n'
+        f'spec = importlib.util.spec_from_file_location("vc", "{ROOT}/config/vcluster.py")\n'
+        'mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n'
+        'site_configuration = mod.site_configuration\n'
+        'fab = site_configuration["systems"][0]["partitions"][0]["extras"]["fabrics"]\n'
+        'fab["ib"] = dict(fab["hsn"], env=mod._tcp_over("ib0"), expect="tcp:ib0")\n')
+    report = tmp_path / 'report.json'
+    proc = subprocess.run(
+        [str(ROOT / '.venv/bin/reframe'), '-C', str(cfg), '--system', 'vcluster',
+         '-c', str(ROOT / 'checks/mpi_microbench.py'), '-P', 'fabric=ib', '-P', 'num_nodes=2',
+         '-n', '%benchmark=latency', '-S', 'max_message_size=8', '-S', 'num_iters=50', '-r',
+         '--report-file', str(report), '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'rundir')))
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    [tc] = [tc for tc in __import__('json').loads(report.read_text())['runs'][0]['testcases']
+            if tc['name'].startswith('MpiMicrobench')]
+    assert tc['result'] == 'fail' and tc['fail_phase'] == 'sanity'
+
+
+def test_killed_node_fails_its_cases_and_the_campaign_finishes(vcluster, tmp_path):
+    runs = tmp_path / 'runs'
+    env = dict(os.environ, HPCVAL_RUNS=str(runs), USER=os.environ.get('USER', 'root'))
+    camp = subprocess.Popen(
+        [str(ROOT / '.venv/bin/hpcval'), 'run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '2',
+         '--repeat', '6', '--name', 'fault', '-S', 'MpiMicrobench.max_message_size=8',
+         '-S', 'MpiMicrobench.num_iters=300000', '--', '-n', '%benchmark=latency'],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    slurm = dict(os.environ, SLURM_CONF=str(STATE / 'etc/slurm.conf'))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:       # wait for a job running on node2
+            q = subprocess.run(['squeue', '-h', '-t', 'R', '-o', '%N'], capture_output=True, text=True,
+                               env=slurm).stdout
+            if 'node2' in q or 'node[1-2]' in q:
+                break
+            time.sleep(0.5)
+        # node2 crashes: its slurmd and everything running in its namespace
+        ino = os.stat('/run/netns/hpcval-node2').st_ino
+        for pid in [int(p.name) for p in Path('/proc').iterdir() if p.name.isdigit()]:
+            try:
+                if os.stat(f'/proc/{pid}/ns/net').st_ino == ino:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        out, _ = camp.communicate(timeout=900)
+    finally:
+        camp.kill()
+    assert camp.returncode == 1, out[-3000:]            # failures found, campaign completed
+    tcs = [tc for tc in cases(runs / 'fault' / 'latest') if tc['name'].startswith('MpiMicrobench')]
+    assert len(tcs) == 6
+    failed = [tc for tc in tcs if tc['result'] == 'fail']
+    passed = [tc for tc in tcs if tc['result'] == 'pass']
+    assert failed and passed
+    assert all(tc['fail_phase'] in ('run', 'sanity', 'performance') for tc in failed)
+    assert any('node2' in ','.join(tc['job_nodelist'] or []) for tc in failed)
+    assert all('node2' not in ','.join(tc['job_nodelist'] or []) for tc in passed[-1:])
+    rep = tmp_path / 'rep'
+    assert hpcval('report', runs / 'fault', '-o', rep).returncode == 0
+    md = (rep / 'report.md').read_text()
+    assert re.search(r'node2', md.split('## Stability', 1)[-1])
+    # the cluster comes back for whatever runs next
+    assert hpcval('cluster', 'up', '--nodes', '3', timeout=300).returncode == 0
+
+
+def test_a_hanging_job_hits_the_time_limit(vcluster, tmp_path):
+    # a latency run of 10^9 iterations would take hours: Slurm stops it at the
+    # check's time limit, and sanity says so
+    proc = hpcval('run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '2', '--name', 'hang',
+                  '-S', 'MpiMicrobench.max_message_size=8', '-S', 'MpiMicrobench.num_iters=1000000000',
+                  '-S', 'MpiMicrobench.time_limit=1m', '--', '-n', '%benchmark=latency', runs=tmp_path,
+                  timeout=600)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    [tc] = [tc for tc in cases(tmp_path / 'hang' / 'latest') if tc['name'].startswith('MpiMicrobench')]
+    assert tc['result'] == 'fail' and tc['fail_phase'] == 'sanity', (tc['fail_phase'], tc['fail_reason'])
+    assert 'Slurm cancelled the job on node1 due to time limit' in tc['fail_reason']
