@@ -50,7 +50,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f'\n| build | wall (s) |\n|---|---|')
+    print('\n| build | wall (s) |\n|---|---|')
     print(f'| from nothing: debootstrap, base, openmpi (build, test, dir + SquashFS) | {t_fresh:.1f} |')
     print(f'| unchanged rebuild (index hit) | {t_same:.2f} |')
     print(f'| last openmpi instruction changed (ch-image cache, test, convert) | {t_touch:.1f} |')

@@ -36,6 +36,10 @@ HOST_OCTET = 254
 ETH_RATE = '1gbit'          # the management network's shaping
 CTLD_PORT, SLURMD_PORT = 16817, 16818
 MAX_NODES = 8
+#: Slurm's PMIx server directory.  Under /tmp because ch-run binds the host's
+#: /tmp into containers: ranks in an image must reach it (session directory,
+#: PMIx data); each node binds its own folder over it.
+PMIX_BASE = Path('/tmp/hpcval-vcluster-pmix')
 TOOLS = ('slurmctld', 'slurmd', 'sinfo', 'munged', 'ip', 'tc', 'nsenter', 'unshare')
 
 
@@ -176,6 +180,7 @@ def down(folder=None, echo=print):
         _run(['ip', 'link', 'delete', link], check=False)
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(PMIX_BASE, ignore_errors=True)
     left = {'namespaces': namespaces(), 'links': links(), 'processes': list(processes(folder))}
     if any(left.values()):
         raise UsageError(f'vcluster down left {left}')
@@ -283,15 +288,15 @@ def _write_conf(cl):
     cl.conf.write_text('\n'.join(lines) + '\n')
     # each node binds its own folder over this one (the pmix plugin's per-step
     # directories would collide between nodes otherwise)
-    (cl.conf.parent / 'mpi.conf').write_text(f'PMIxCliTmpDirBase={d}/pmix/current\n')
-    (d / 'pmix' / 'current').mkdir(parents=True, exist_ok=True)
+    (cl.conf.parent / 'mpi.conf').write_text(f'PMIxCliTmpDirBase={PMIX_BASE}\n')
+    PMIX_BASE.mkdir(parents=True, exist_ok=True)
 
 
 def _slurmd(cl, i, name):
     d = cl.dir
     mine = d / 'pmix' / name
     mine.mkdir(parents=True, exist_ok=True)
-    script = (f'hostname {name} && mount --bind {mine} {d}/pmix/current && '
+    script = (f'hostname {name} && mount --bind {mine} {PMIX_BASE} && '
               f'mount -t tmpfs -o size=2g tmpfs /dev/shm && exec slurmd -f {cl.conf} -N {name}')
     _run(['nsenter', f'--net=/run/netns/{NS_PREFIX}{i}', 'unshare', '--mount', '--uts',
           '--propagation', 'private', 'sh', '-c', script], env=cl.env())

@@ -34,6 +34,9 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
     image_digest = variable(str, value='', loggable=True)
     mpi_library = variable(str, value='', loggable=True)
     hosts = variable(str, value='', loggable=True)
+    #: the job's own run time, timed inside its script: the rest of a
+    #: campaign's wall time is harness, ReFrame and batch-system overhead
+    job_seconds = variable(float, type(None), value=None, loggable=True)
     #: Substring the loaded MPI library must contain; default: the
     #: environment's ``extras['mpi_family']``
     expected_mpi = variable(str, type(None), value=None, loggable=True)
@@ -42,6 +45,12 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
     def set_expected_mpi(self):
         if self.expected_mpi is None:
             self.expected_mpi = self.current_environ.extras.get('mpi_family', '')
+
+    @run_before('run', always_last=True)
+    def time_the_job(self):
+        self.prerun_cmds = self.prerun_cmds + ['hpcval_t0=$(date +%s.%N)']
+        self.postrun_cmds = ['echo "# Job seconds: $(awk -v a=$hpcval_t0 -v b=$(date +%s.%N) '
+                             '\'BEGIN{printf "%.3f", b - a}\')"'] + self.postrun_cmds
 
     @run_before('sanity')
     def record_provenance(self):
@@ -52,6 +61,9 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
         m = re.search(r'^#\s*MPI Library:\s*(.+?)\s*$', text, re.M)
         if m:
             self.mpi_library = m.group(1).strip('\x00 \t')
+        m = re.search(r'^# Job seconds: ([0-9.]+)$', text, re.M)
+        if m:
+            self.job_seconds = float(m.group(1))
         m = re.search(r'^#\s*Hosts:\s*(.*?)\s*$', text, re.M)
         if m:
             self.hosts = ','.join(sorted(set(h for h in m.group(1).split(',') if h)))

@@ -139,3 +139,19 @@ def test_a_hanging_job_hits_the_time_limit(vcluster, tmp_path):
     [tc] = [tc for tc in cases(tmp_path / 'hang' / 'latest') if tc['name'].startswith('MpiMicrobench')]
     assert tc['result'] == 'fail' and tc['fail_phase'] == 'sanity', (tc['fail_phase'], tc['fail_reason'])
     assert 'Slurm cancelled the job on node1 due to time limit' in tc['fail_reason']
+
+
+def test_containers_across_nodes_with_host_and_bundled_mpi(vcluster, openmpi_image, tmp_path):
+    # srun starts ch-run on each node (hybrid model); Slurm's PMIx directory
+    # lives under /tmp so the ranks in the image reach it
+    proc = hpcval('run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '2', '--name', 'cc',
+                  '-S', 'MpiMicrobench.max_message_size=8', '-S', 'MpiMicrobench.num_iters=200',
+                  '--', '-P', 'runtime=charliecloud', '-P', 'mpi=host,bundled', '-P', 'fabric=hsn',
+                  '-n', '%benchmark=latency', runs=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    got = {tc['mpi']: tc for tc in cases(tmp_path / 'cc' / 'latest') if tc['name'].startswith('MpiMicrobench')}
+    assert set(got) == {'host', 'bundled'}
+    for mpi, tc in got.items():
+        assert tc['result'] == 'pass' and tc['hosts'] == 'node1,node2'
+        assert tc['transport'] == 'between nodes tcp:hsn0'
+        assert tc['mpi_library_path'].startswith('/opt/hostmpi/lib/' if mpi == 'host' else '/usr/lib/')
