@@ -39,7 +39,7 @@ MAX_NODES = 8
 #: Slurm's PMIx server directory.  Under /tmp because ch-run binds the host's
 #: /tmp into containers: ranks in an image must reach it (session directory,
 #: PMIx data); each node binds its own folder over it.
-PMIX_BASE = Path('/tmp/hpcval-vcluster-pmix')
+PMIX_BASE = Path('/tmp/hpcval-slurm-pmix')
 TOOLS = ('slurmctld', 'slurmd', 'sinfo', 'munged', 'ip', 'tc', 'nsenter', 'unshare')
 
 
