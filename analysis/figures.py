@@ -168,8 +168,8 @@ def ratios(table, title):
     '''Variant ratio per node count with its bootstrap CI; 1 = no difference.'''
     fig = Figure(figsize=(7.5, 0.9 + 0.35 * max(3, len(table))), layout='constrained')
     ax = fig.add_subplot()
-    labels = [f'{r.check} {r.pvar}, {r.num_nodes:g} node(s): {r.numerator}/{r.denominator}'
-              for r in table.itertuples()]
+    labels = [f'{getattr(r, "family", r.check)} {r.pvar}, {r.num_nodes:g} node(s): '
+              f'{r.numerator}/{r.denominator}' for r in table.itertuples()]
     y = np.arange(len(table))
     lo = (table['ratio'] - table['ci_lo']).clip(lower=0).fillna(0)
     hi = (table['ci_hi'] - table['ratio']).clip(lower=0).fillna(0)

@@ -77,11 +77,9 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
                  sources=dataset.sources, warnings=list(dataset.warnings), floor=floor)
     fails = stability.failures(frame)
     _scaling_section(rep, frame, fails, mode, floor)
-    # one bootstrap per variant pair and node count, on each check's headline variable
-    measured_rows = frame.dropna(subset=['pvar'])
-    headline = {check: proposal.headline_pvar(g.drop_duplicates('pvar'))
-                for check, g in measured_rows.groupby('check')}
-    ratios = scaling.variant_ratios(frame, pvars=headline)
+    # one bootstrap per variant pair and node count, on each series' headline
+    # variable (latency_8B of a latency curve, bw_4MiB of a bandwidth curve)
+    ratios = scaling.variant_ratios(frame, pick=proposal.headline_pvar)
     if not ratios.empty:
         rep.tables['variant_ratios'] = ratios
         rep.figures['variant_ratios'] = ('Variant ratios per node count',

@@ -9,6 +9,7 @@ p = N / N0, T a time (lower is better) and R a rate (higher is better):
 All central values are medians with 95 % order-statistic CIs.
 """
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -116,21 +117,29 @@ def _order(dim, values):
     return sorted(values)
 
 
-def variant_ratios(frame, seed=0, pvars=None):
+def variant_ratios(frame, seed=0, pvars=None, pick=None):
     '''Median ratios between variants that differ in one dimension, per node count, with bootstrap CIs.
 
-    ``pvars``: {check: pvar} to limit the table to one variable per check.
+    ``pvars``: {check: pvar} to limit the table to one variable per check;
+    ``pick``: rows -> pvar, to keep one variable per series instead (a
+    bandwidth series its bandwidth, a latency series its latency).
     '''
     f = measured(columns(with_series(frame), ['system', 'partition', 'environ', 'check', 'series', 'pvar',
                                                'num_nodes', 'value', 'unit', 'better', 'result',
                                                *VARIANT_DIMENSIONS]))
     if pvars is not None:
         f = f[f['pvar'] == f['check'].map(pvars)]
+    if pick is not None and not f.empty:
+        chosen = {series: pick(g.drop_duplicates('pvar')) for series, g in f.groupby('series')}
+        f = f[f['pvar'] == f['series'].map(chosen)]
     dims = [d for d in VARIANT_DIMENSIONS if d in f.columns and f[d].astype(str).nunique() > 1]
     rows = []
     for dim in dims:
         others = [d for d in ('runtime', 'mpi', 'fabric') if d in f.columns and d != dim]
-        keys = ['system', 'partition', 'environ', 'check', 'pvar', 'num_nodes'] + others
+        # the case without the compared dimension: variants of one case line up,
+        # other parameters (allreduce vs point-to-point latency) stay apart
+        f = f.assign(family=strip_token(f['series'], re.compile(rf'\s*%{dim}=\S+')))
+        keys = ['system', 'partition', 'environ', 'check', 'family', 'pvar', 'num_nodes'] + others
         for key, g in f.groupby(keys, dropna=False):
             values = _order(dim, [str(v) for v in g[dim].unique()])
             if len(values) < 2:

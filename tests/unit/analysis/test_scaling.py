@@ -75,3 +75,27 @@ def test_variant_ratios_host_over_bundled():
     assert (row['numerator'], row['denominator']) == ('host', 'bundled')
     assert row['ratio'] == pytest.approx(82.5 / 102.5)
     assert row['ci_lo'] < row['ratio'] < row['ci_hi']
+
+
+def test_variant_ratios_keep_each_series_apart_and_use_its_own_headline():
+    import pandas as pd
+    from analysis import proposal, scaling
+    rows = []
+    for fabric, lat, bw in (('tcp', 10.0, 120.0), ('hsn', 8.0, 1500.0)):
+        for rep in range(3):
+            base = dict(system='vc', partition='vc', environ='e', check='MpiMicrobench', num_nodes=2,
+                        runtime='bare', mpi='host', fabric=fabric, result='pass', run_index=rep)
+            rows.append(dict(base, case=f'MpiMicrobench %num_nodes=2 %fabric={fabric} %benchmark=latency',
+                             pvar='latency_8B', value=lat + rep * 0.1, unit='us', better='lower'))
+            rows.append(dict(base, case=f'MpiMicrobench %num_nodes=2 %fabric={fabric} %benchmark=allreduce',
+                             pvar='latency_8B', value=100 * lat + rep, unit='us', better='lower'))
+            rows.append(dict(base, case=f'MpiMicrobench %num_nodes=2 %fabric={fabric} %benchmark=bw',
+                             pvar='bw_4MiB', value=bw + rep, unit='MB/s', better='higher'))
+    t = scaling.variant_ratios(pd.DataFrame(rows), pick=proposal.headline_pvar)
+    got = {(r.family, r.pvar): r.ratio for r in t.itertuples()}
+    assert got.keys() == {('MpiMicrobench %benchmark=latency', 'latency_8B'),
+                          ('MpiMicrobench %benchmark=allreduce', 'latency_8B'),
+                          ('MpiMicrobench %benchmark=bw', 'bw_4MiB')}
+    assert got[('MpiMicrobench %benchmark=bw', 'bw_4MiB')] == pytest.approx(1501 / 121)
+    assert got[('MpiMicrobench %benchmark=latency', 'latency_8B')] == pytest.approx(8.1 / 10.1)
+    assert set(t['numerator'] + '/' + t['denominator']) == {'hsn/tcp'}
