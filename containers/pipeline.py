@@ -51,6 +51,8 @@ class Charliecloud:
         # the system Python must come first, not a virtualenv's or pyenv's.
         self.env['PATH'] = '/usr/bin:/bin:' + self.env.get('PATH', '')
         self.env['CH_IMAGE_STORAGE'] = str(self.storage)
+        # smoke tests run MPI: keep it on loopback
+        self.env.update({'OMPI_MCA_btl_tcp_if_include': 'lo', 'OMPI_MCA_oob_tcp_if_include': 'lo'})
         self.env.pop('VIRTUAL_ENV', None)
 
     def check(self):
@@ -213,7 +215,6 @@ class Pipeline:
         self.echo(f'[{name}] test: {recipe.test}')
         t0 = time.monotonic()
         # The image's ENV applies (--set-env); MPI stays on loopback.
-        self.ch.env.update({'OMPI_MCA_btl_tcp_if_include': 'lo', 'OMPI_MCA_oob_tcp_if_include': 'lo'})
         try:
             rc, out = self.ch.run(['ch-run', '--set-env', recipe.tag,
                                    '--', 'sh', '-c', recipe.test], log, timeout=600)

@@ -3,13 +3,13 @@ import sys
 import time
 
 from containers import pipeline, recipes, store
+from hpcval.errors import UsageError
 
 
 def _pipeline(args):
     formats = args.format.split(',') if getattr(args, 'format', None) else pipeline.FORMATS
     bad = [f for f in formats if f not in pipeline.FORMATS]
     if bad:
-        from hpcval.errors import UsageError
         raise UsageError(f'unknown image format(s) {", ".join(bad)}: choose from {", ".join(pipeline.FORMATS)}')
     return pipeline.Pipeline(folder=args.images, formats=formats,
                              echo=lambda m: print(f'hpcval image: {m}', flush=True))

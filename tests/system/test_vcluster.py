@@ -123,7 +123,11 @@ def test_killed_node_fails_its_cases_and_the_campaign_finishes(vcluster, tmp_pat
     rep = tmp_path / 'rep'
     assert hpcval('report', runs / 'fault', '-o', rep).returncode == 0
     md = (rep / 'report.md').read_text()
-    assert re.search(r'node2', md.split('## Stability', 1)[-1])
+    # the report names the crashed node among the nodes of the failed cases
+    nodes = md.split('Nodes of the failed cases', 1)[1].split('\n\n', 2)[1]
+    row = re.search(r'^\| node2 \| (\d+) \| (\d+) \|', nodes, re.M)
+    on_node2 = [tc for tc in failed if 'node2' in ','.join(tc['job_nodelist'] or [])]
+    assert row and int(row.group(2)) == len(on_node2), nodes
     # the cluster comes back for whatever runs next
     assert hpcval('cluster', 'up', '--nodes', '3', timeout=300).returncode == 0
 
