@@ -36,6 +36,17 @@ HOST_MPI = {
     'env': {'OMPI_MCA_mca_base_component_path': '/opt/hostmpi/plugins'},
 }
 
+# Where checks/smallfile_io.py creates its small files.  Each path must
+# exist (the check never creates it); a case works in one new directory under
+# it and removes it.  On a 'shared' target a case may create at most
+# 'max_files' files unless run with -S SmallfileIO.allow_many_files=1.
+IO_TARGETS = {
+    'home': {'path': os.path.expanduser('~'), 'shared': True, 'max_files': 100000},
+    # the site's scratch file system; here /var/tmp unless HPCVAL_WORK names one
+    'work': {'path': os.environ.get('HPCVAL_WORK', '/var/tmp'), 'shared': True, 'max_files': 1000000},
+    'ramdisk': {'path': '/dev/shm', 'shared': False},
+}
+
 site_configuration = {
     'systems': [
         {
@@ -67,6 +78,7 @@ site_configuration = {
                         'host_mpi': HOST_MPI,
                         # images from `hpcval image build` (.cache/images)
                         'charliecloud': {'image_format': 'dir', 'binds': []},
+                        'io_targets': IO_TARGETS,
                         # Override the nominal peak model here if the vector
                         # flags mislead: 'peak_gflops', 'clock_ghz',
                         # 'flops_per_cycle'.

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from config.local import HOST_MPI, OPENMPI_ENV, site_configuration as _local   # noqa: E402
+from config.local import HOST_MPI, IO_TARGETS, OPENMPI_ENV, site_configuration as _local   # noqa: E402
 
 STATE = os.environ.get('HPCVAL_VCLUSTER_DIR',
                        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -85,6 +85,9 @@ site_configuration = {
                 'fabrics': FABRICS,
                 'host_mpi': HOST_MPI,
                 'charliecloud': {'image_format': 'dir', 'binds': []},
+                # home and work are this machine's, seen by every virtual
+                # node; each node mounts its own /dev/shm (node-local)
+                'io_targets': IO_TARGETS,
             },
         }],
     }],
