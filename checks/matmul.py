@@ -1,9 +1,12 @@
-"""Dense matrix multiply (DGEMM) rate per node and its fraction of nominal peak.
+"""Dense matrix multiply rate per node and its fraction of nominal peak.
 
 One MPI rank per node runs checks/src/matmul_bench.py with every core for
-BLAS threads.  The nominal peak (cores x clock x FLOP/cycle from the vector
-flags) is computed on the node; a partition may override any factor in its
-``extras``: ``peak_gflops``, ``clock_ghz``, ``flops_per_cycle``.
+BLAS threads.  ``backend``: numpy (its BLAS) or tensorflow
+(``tf.linalg.matmul``, the kernel the LRZ team measured in TFLOP/s);
+``dtype``: float64 (DGEMM) or float32.  The nominal peak (cores x clock x
+FLOP/cycle from the vector flags, x 2 for float32) is computed on the node;
+a partition may override any factor in its ``extras``: ``peak_gflops`` (the
+float64 peak), ``clock_ghz``, ``flops_per_cycle``.
 """
 import os
 import re
@@ -26,11 +29,12 @@ _PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.
 
 @rfm.simple_test
 class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin):
-    descr = 'DGEMM GFLOP/s per node against the nominal peak'
+    descr = 'GEMM GFLOP/s per node (numpy and TensorFlow, float64 and float32) against the nominal peak'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'kernel', 'matmul'}
-    backend = parameter(['numpy'], loggable=True)
+    backend = parameter(['numpy', 'tensorflow'], loggable=True)
+    dtype = parameter(['float64', 'float32'], loggable=True)
     workload = variable(str, value='matmul', loggable=True)
     sizes = variable(typ.List[int], value=[1024, 2048, 4096], loggable=True)
     reps = variable(int, value=5, loggable=True)
@@ -50,7 +54,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
         extras = self.current_partition.extras
         self.executable = self.python
         self.executable_opts = [os.path.join(self.stagedir, 'matmul_bench.py'),
-                                '--backend', self.backend,
+                                '--backend', self.backend, '--dtype', self.dtype,
                                 '--sizes', ','.join(str(int(n)) for n in self.sizes),
                                 '--reps', str(self.reps)]
         for key in ('peak_gflops', 'clock_ghz', 'flops_per_cycle'):

@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""DGEMM rate and the node's nominal peak, one MPI rank per node.
+"""Dense matmul rate (GEMM) and the node's nominal peak, one MPI rank per node.
+
+Backends: numpy (its BLAS) and TensorFlow (``tf.linalg.matmul``, the "small
+matrix multiplication" kernel the LRZ team measured), in float64 (DGEMM) or
+float32 (SGEMM, twice the FLOP per cycle of the vector units).
 
 Prints OSU-like comment lines for provenance (MPI library, hosts, CPU model),
 one line per matrix size, and a validation line (Freivalds' check of C = A B).
@@ -80,7 +84,7 @@ def physical_cores(info):
     return max(1, ncpus // max(1, threads))
 
 
-def node_peak(args, info):
+def node_peak(args, info, dtype='float64'):
     cores = args.cores or physical_cores(info)
     if args.clock_ghz:
         clock, clock_src = args.clock_ghz, 'site config'
@@ -92,24 +96,39 @@ def node_peak(args, info):
         flags = info.get('flags', info.get('Features', '')).split()
         fpc, fpc_src = flops_per_cycle(flags, info.get('vendor_id', ''),
                                        int(info.get('cpu family', 0) or 0), int(info.get('model', 0) or 0))
-    peak = args.peak_gflops or cores * clock * fpc
+    # the vector units hold twice as many float32 as float64
+    width = 2 if dtype == 'float32' else 1
+    peak = args.peak_gflops * width if args.peak_gflops else cores * clock * fpc * width
     how = ('site config' if args.peak_gflops else
            f'{cores} cores x {clock:.3f} GHz ({clock_src}) x {fpc} FLOP/cycle ({fpc_src})')
+    if width == 2:
+        how += ' x 2 for float32'
     return peak, how
 
 
-def dgemm_rates(n, reps, np):
+def matmul_rates(n, reps, np, dtype='float64', backend='numpy', tf=None):
+    '''GFLOP/s of reps n x n products (after one warm-up), and whether the product checks out.'''
     rng = np.random.default_rng(n)
-    a, b = rng.random((n, n)), rng.random((n, n))
-    c = a @ b                       # warm-up: threads spawned, pages touched
+    a, b = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
+    if backend == 'tensorflow':
+        ta, tb = tf.constant(a), tf.constant(b)
+        # eager CPU ops run synchronously: the clock stops when the product exists
+        def product():
+            return tf.linalg.matmul(ta, tb)
+    else:
+        def product():
+            return a @ b
+    c = product()                   # warm-up: threads spawned, pages touched
     rates = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        c = a @ b
+        c = product()
         rates.append(2.0 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    c = np.asarray(c)
     # Freivalds: C x == A (B x) for a random x catches a wrong product in O(n^2)
-    x = rng.random(n)
-    ok = np.allclose(c @ x, a @ (b @ x), rtol=1e-9, atol=1e-6 * n)
+    x = rng.random(n).astype(dtype)
+    rtol, atol = (1e-9, 1e-6 * n) if dtype == 'float64' else (1e-3, 1e-2 * n)
+    ok = np.allclose(c @ x, a @ (b @ x), rtol=rtol, atol=atol)
     return rates, bool(ok)
 
 
@@ -134,15 +153,20 @@ def main(argv=None):
     p.add_argument('--clock-ghz', type=float, default=0)
     p.add_argument('--flops-per-cycle', type=float, default=0)
     p.add_argument('--peak-gflops', type=float, default=0)
-    p.add_argument('--backend', default='numpy', choices=['numpy'])
+    p.add_argument('--backend', default='numpy', choices=['numpy', 'tensorflow'])
+    p.add_argument('--dtype', default='float64', choices=['float64', 'float32'])
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(',') if s]
 
     from mpi4py import MPI
     import numpy as np
+    tf = None
+    if args.backend == 'tensorflow':
+        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+        import tensorflow as tf
     comm = MPI.COMM_WORLD
     info = read_cpuinfo()
-    peak, how = node_peak(args, info)
+    peak, how = node_peak(args, info, args.dtype)
     hosts = comm.gather(MPI.Get_processor_name(), root=0)
     libpaths = comm.gather(mpi_library_path(), root=0)
     if comm.rank == 0:
@@ -152,12 +176,15 @@ def main(argv=None):
         print(f'# MPI Library Path: {",".join(libpaths)}')
         print(f'# CPU: {info.get("model name", "unknown")}')
         print(f'# numpy {np.__version__}')
+        if tf is not None:
+            print(f'# tensorflow {tf.__version__}')
+        print(f'# Backend: {args.backend} {args.dtype}')
         print(f'# Nominal peak: {peak:.2f} GFLOP/s per node = {how}')
         print('# Size  GFLOP/s(median, slowest node)  GFLOP/s(best)')
     all_ok = True
     for n in sizes:
         comm.Barrier()
-        rates, ok = dgemm_rates(n, args.reps, np)
+        rates, ok = matmul_rates(n, args.reps, np, args.dtype, args.backend, tf)
         rates.sort()
         med = rates[len(rates) // 2]
         # The slowest node sets the pace of a bulk-synchronous job: report it

@@ -45,6 +45,9 @@ def test_node_peak_is_cores_times_clock_times_flops():
     peak, how = mb.node_peak(args, info)
     assert peak == pytest.approx(48 * 3.1 * 32)
     assert '48 cores' in how and '32 FLOP/cycle' in how
+    # float32: twice the lanes of the same vector units
+    peak32, how32 = mb.node_peak(args, info, 'float32')
+    assert peak32 == pytest.approx(2 * peak) and how32.endswith('x 2 for float32')
 
 
 def test_site_overrides_win():
@@ -53,6 +56,8 @@ def test_site_overrides_win():
     assert mb.node_peak(args, info)[0] == pytest.approx(2 * 2.5 * 16)
     args.peak_gflops = 99.0
     assert mb.node_peak(args, info) == (99.0, 'site config')
+    # the site's peak is the float64 one
+    assert mb.node_peak(args, info, 'float32')[0] == pytest.approx(198.0)
 
 
 def test_read_cpuinfo_counts_processors(tmp_path):
@@ -62,7 +67,20 @@ def test_read_cpuinfo_counts_processors(tmp_path):
     assert info['_nlogical'] == 2 and info['model name'] == 'X'
 
 
-def test_dgemm_is_validated():
+@pytest.mark.parametrize('backend', ['numpy', 'tensorflow'])
+@pytest.mark.parametrize('dtype', ['float64', 'float32'])
+def test_matmul_is_validated(backend, dtype):
     np = pytest.importorskip('numpy')
-    rates, ok = mb.dgemm_rates(64, 2, np)
+    tf = pytest.importorskip('tensorflow') if backend == 'tensorflow' else None
+    rates, ok = mb.matmul_rates(64, 2, np, dtype, backend, tf)
     assert ok and len(rates) == 2 and all(r > 0 for r in rates)
+
+
+def test_a_wrong_product_fails_freivalds(monkeypatch):
+    np = pytest.importorskip('numpy')
+    tf = pytest.importorskip('tensorflow')
+    # a kernel that drops one element of the product
+    real = tf.linalg.matmul
+    monkeypatch.setattr(tf.linalg, 'matmul', lambda a, b: tf.tensor_scatter_nd_update(
+        real(a, b), [[3, 5]], [0.0]))
+    assert mb.matmul_rates(64, 1, np, 'float32', 'tensorflow', tf)[1] is False
