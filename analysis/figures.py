@@ -62,7 +62,7 @@ def matmul_rates(table):
     fig = Figure(figsize=(8, 4.2), layout='constrained')
     ax = fig.add_subplot()
     for variant, t in table.groupby('variant'):
-        name = variant or 'DGEMM'
+        name = variant or 'GEMM'
         line, = ax.plot(t['n'], t['gflops_median'], marker='o', label=name)
         ax.vlines(t['n'], t['gflops_min'], t['gflops_max'], color=line.get_color(), alpha=0.5)
         peak = t['nominal_peak_gflops'].iloc[0]
@@ -74,7 +74,7 @@ def matmul_rates(table):
     ax.set_ylim(bottom=0)
     ax.set_xlabel('matrix order n')
     ax.set_ylabel('GFLOP/s per node (median; bar: min-max)')
-    ax.set_title('DGEMM rate against nominal peak')
+    ax.set_title('Matrix multiply rate against nominal peak')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize='small')
     return fig
@@ -208,4 +208,52 @@ def forest(table, delta, title, max_rows=40):
     ax.set_title(title)
     ax.grid(True, axis='x', alpha=0.3)
     ax.legend(fontsize='small', loc='best')
+    return fig
+
+
+def gan_scaling(table):
+    '''Global samples/s against ranks, one line per variant and mode, with the 95 % CI.'''
+    if table is None or table.empty:
+        return None
+    fig = Figure(figsize=(8, 4.2), layout='constrained')
+    ax = fig.add_subplot()
+    for (variant, mode), t in table.groupby(['variant', 'mode']):
+        label = f'{mode}' + (f' ({variant})' if variant else '')
+        line, = ax.plot(t['ranks'], t['samples_per_s'], marker='o', label=label)
+        ok = t['ci_lo'].notna()
+        if ok.any():
+            ax.vlines(t.loc[ok, 'ranks'], t.loc[ok, 'ci_lo'], t.loc[ok, 'ci_hi'], color=line.get_color(), alpha=0.5)
+        # ideal: the base rate times the rank ratio
+        r0, base = t['ranks'].iloc[0], t['samples_per_s'].iloc[0]
+        ax.plot(t['ranks'], base * t['ranks'] / r0, ls=':', color=line.get_color(), alpha=0.6)
+    ax.xaxis.set_major_locator(FixedLocator(sorted(table['ranks'].unique())))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel('MPI ranks')
+    ax.set_ylabel('global samples/s (median; bar: 95 % CI)')
+    ax.set_title('3D-GAN training throughput (dotted: ideal scaling)')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='small')
+    return fig
+
+
+def io_rates(table):
+    '''Metadata rates per target, grouped by operation, log scale.'''
+    if table is None or table.empty:
+        return None
+    from analysis.smallfile import OPS
+    fig = Figure(figsize=(8, 4.2), layout='constrained')
+    ax = fig.add_subplot()
+    groups = list(table[['variant', 'target']].itertuples(index=False))
+    width = 0.8 / max(1, len(groups))
+    x = np.arange(len(OPS))
+    for i, (variant, target) in enumerate(groups):
+        row = table[(table['variant'] == variant) & (table['target'] == target)].iloc[0]
+        label = target + (f' ({variant})' if table['variant'].nunique() > 1 else '')
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, [row[op] for op in OPS], width, label=label)
+    ax.set_xticks(x, [f'file {op}' for op in OPS])
+    ax.set_yscale('log')
+    ax.set_ylabel('ops/s (median of per-run means)')
+    ax.set_title('Small-file metadata rates per target')
+    ax.grid(True, axis='y', which='both', alpha=0.3)
+    ax.legend(fontsize='small')
     return fig

@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
-from analysis import figures, matmul, microbench, proposal, provenance, scaling, stability
+from analysis import figures, gan, matmul, microbench, proposal, provenance, scaling, smallfile, stability
 
 TEMPLATES = Path(__file__).with_name('templates')
 VALUE_COLUMNS = ['pvar', 'value', 'unit', 'ref', 'lower', 'upper', 'better', 'msg_size', 'usable']
@@ -96,7 +96,15 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     mm = matmul.table(frame)
     if not mm.empty:
         rep.tables['matmul'] = mm
-        rep.figures['matmul_rates'] = ('DGEMM rate vs matrix order', figures.matmul_rates(mm))
+        rep.figures['matmul_rates'] = ('Matrix multiply rate vs matrix order', figures.matmul_rates(mm))
+    gt = gan.table(frame)
+    if not gt.empty:
+        rep.tables['gan_scaling'] = gt
+        rep.figures['gan_scaling'] = ('3D-GAN samples/s per rank count', figures.gan_scaling(gt))
+    io = smallfile.table(frame)
+    if not io.empty:
+        rep.tables['smallfile_io'] = io
+        rep.figures['smallfile_io'] = ('Small-file metadata rates per target', figures.io_rates(io))
     rep.tables['stability_failures'] = fails
     var = stability.variability(frame)
     rep.tables['stability_variability'] = var
@@ -149,6 +157,7 @@ def _env():
                              autoescape=jinja2.select_autoescape(['html', 'j2']),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters['fmt'] = _fmt
+    env.filters['pct1'] = _pct
     env.filters['size'] = _size
     env.filters['slug'] = _slug
     return env

@@ -2,7 +2,7 @@
 
 # The variant dimensions of DESIGN.md, plus where and how a case ran
 VARIANT_COLUMNS = ['system', 'partition', 'environ', 'runtime', 'mpi', 'fabric',
-                   'implementation', 'backend', 'num_nodes']
+                   'implementation', 'backend', 'dtype', 'mode', 'target', 'ranks_per_node', 'num_nodes']
 
 
 def varying(frame, columns=VARIANT_COLUMNS):

@@ -273,7 +273,7 @@ def main(argv=None):
             print(f'# Timed steps: {len(st)} (after {args.warmup} warm-up)')
             print(f'# Median step time: {med:.5f} s')
             print(f'# Samples per second: {global_batch / med:.3f}')
-            print(f'# Allreduce share: {100.0 * at.sum() / st.sum():.2f} %')
+            print(f'# Allreduce share: {100.0 * at.sum() / st.sum():.6f} %')
             print(f'# Median allreduce time: {float(np.median(at)):.6f} s')
         print(f'# Loss first/last: d {d_hist[0]:.4f}/{d_hist[-1]:.4f} g {g_hist[0]:.4f}/{g_hist[-1]:.4f}')
         print('# Losses finite: ' + (f'no ({nonfinite})' if nonfinite else 'yes'))

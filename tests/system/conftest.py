@@ -20,6 +20,14 @@ def openmpi_image():
 
 
 @pytest.fixture(scope='session')
+def tensorflow_image(openmpi_image):
+    '''The TensorFlow image (on top of the Open MPI one): TF, mpi4py, numpy in /opt/venv.'''
+    proc = hpcval('image', 'build', 'tensorflow', timeout=2400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return image_index()['tensorflow']
+
+
+@pytest.fixture(scope='session')
 def container_run(openmpi_image, tmp_path_factory):
     '''latency and bw, bare and in Charliecloud with the host and the bundled MPI.'''
     runs = tmp_path_factory.mktemp('runs')

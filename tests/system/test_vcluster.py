@@ -160,3 +160,25 @@ def test_containers_across_nodes_with_host_and_bundled_mpi(vcluster, openmpi_ima
         assert tc['result'] == 'pass' and tc['hosts'] == 'node1,node2'
         assert tc['transport'] == 'between nodes tcp:hsn0'
         assert tc['mpi_library_path'].startswith('/opt/hostmpi/lib/' if mpi == 'host' else '/usr/lib/')
+
+
+def test_gan_and_smallfile_io_across_two_nodes(vcluster, tmp_path):
+    proc = hpcval('run', 'gan_training', 'smallfile_io', '--system', 'vcluster', '--nodes', '2', '--name', 'wl',
+                  '-S', 'GanTraining.steps=2', '-S', 'GanTraining.warmup=1', '-S', 'GanTraining.batch=4',
+                  '-S', 'GanTraining.threads=1', '-S', 'SmallfileIO.tasks_per_node=1',
+                  '-S', 'SmallfileIO.files_per_rank=100', '-S', 'SmallfileIO.iterations=1',
+                  '--', '-n', 'GanTraining.*%mode=strong|SmallfileIO.*%target=(ramdisk|work)', runs=tmp_path,
+                  timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    got = {tc['name'].split()[0] + ':' + str(tc.get('target') or tc.get('mode')): tc
+           for tc in cases(tmp_path / 'wl' / 'latest') if not tc['name'].startswith('build_')}
+    assert set(got) == {'GanTraining:strong', 'SmallfileIO:ramdisk', 'SmallfileIO:work'}
+    for tc in got.values():
+        assert tc['result'] == 'pass', tc['fail_reason']
+        # one rank on each of two Slurm nodes
+        assert tc['hosts'] == 'node1,node2' and tc['num_nodes'] == 2
+    gan = got['GanTraining:strong']
+    assert gan['ranks'] == 2 and _perf(gan, 'allreduce_time') > 0
+    for target in ('ramdisk', 'work'):
+        io = got[f'SmallfileIO:{target}']
+        assert io['files_created'] == io['files_removed'] == 200
