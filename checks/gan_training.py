@@ -40,7 +40,7 @@ class GanTraining(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'ml', 'tensorflow', 'gan'}
-    mode = parameter(['strong', 'weak'], loggable=True)
+    mode = parameter(['strong', 'weak'], type=str, loggable=True)
     ranks_per_node = parameter([1], type=int, loggable=True)
     workload = variable(str, value='gan_training', loggable=True)
     #: the analysis reads these: how to scale, and which number is the headline

@@ -33,8 +33,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'kernel', 'matmul'}
-    backend = parameter(['numpy', 'tensorflow'], loggable=True)
-    dtype = parameter(['float64', 'float32'], loggable=True)
+    backend = parameter(['numpy', 'tensorflow'], type=str, loggable=True)
+    dtype = parameter(['float64', 'float32'], type=str, loggable=True)
     workload = variable(str, value='matmul', loggable=True)
     sizes = variable(typ.List[int], value=[1024, 2048, 4096], loggable=True)
     reps = variable(int, value=5, loggable=True)

@@ -99,7 +99,7 @@ class SmallfileIO(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'io', 'metadata'}
-    target = parameter(list(TARGETS), loggable=True)
+    target = parameter(list(TARGETS), type=str, loggable=True)
     workload = variable(str, value='smallfile_io', loggable=True)
     md_build = fixture(build_smallfile_md, scope='environment')
     #: recipe whose image carries smallfile_md built against its own MPI
