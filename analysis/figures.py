@@ -237,23 +237,31 @@ def gan_scaling(table):
 
 
 def io_rates(table):
-    '''Metadata rates per target, grouped by operation, log scale.'''
+    '''Metadata rates per target (one colour each), grouped by operation, one panel per variant.'''
     if table is None or table.empty:
         return None
     from analysis.smallfile import OPS
-    fig = Figure(figsize=(8, 4.2), layout='constrained')
-    ax = fig.add_subplot()
-    groups = list(table[['variant', 'target']].itertuples(index=False))
-    width = 0.8 / max(1, len(groups))
+    variants = list(dict.fromkeys(table['variant']))[:6]
+    targets = list(dict.fromkeys(table['target']))
+    colours = {t: f'C{i}' for i, t in enumerate(targets)}
+    fig = Figure(figsize=(min(16, 4 + 3.2 * len(variants)), 4.2), layout='constrained')
+    axes = fig.subplots(1, len(variants), sharey=True, squeeze=False)[0]
+    width = 0.8 / max(1, len(targets))
     x = np.arange(len(OPS))
-    for i, (variant, target) in enumerate(groups):
-        row = table[(table['variant'] == variant) & (table['target'] == target)].iloc[0]
-        label = target + (f' ({variant})' if table['variant'].nunique() > 1 else '')
-        ax.bar(x + (i - (len(groups) - 1) / 2) * width, [row[op] for op in OPS], width, label=label)
-    ax.set_xticks(x, [f'file {op}' for op in OPS])
-    ax.set_yscale('log')
-    ax.set_ylabel('ops/s (median of per-run means)')
-    ax.set_title('Small-file metadata rates per target')
-    ax.grid(True, axis='y', which='both', alpha=0.3)
-    ax.legend(fontsize='small')
+    for ax, variant in zip(axes, variants):
+        t = table[table['variant'] == variant]
+        for i, target in enumerate(targets):
+            row = t[t['target'] == target]
+            if row.empty:
+                continue
+            ax.bar(x + (i - (len(targets) - 1) / 2) * width, [row.iloc[0][op] for op in OPS], width,
+                   color=colours[target], label=target)
+        ax.set_xticks(x, [op for op in OPS])
+        ax.set_yscale('log')
+        ax.set_title(variant or 'all', fontsize='medium')
+        ax.grid(True, axis='y', which='both', alpha=0.3)
+    axes[0].set_ylabel('file ops/s (median of per-run means)')
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='outside lower center', ncols=len(targets), fontsize='small')
+    fig.suptitle('Small-file metadata rates per target')
     return fig

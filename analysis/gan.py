@@ -34,7 +34,8 @@ def table(frame):
     if rows.empty or 'mode' not in rows.columns:
         return pd.DataFrame()
     rows = rows.assign(ranks=_ranks(rows))
-    rows = add_variant(rows, [c for c in varying(rows) if c not in _NOT_SERIES])
+    # a node sweep is one series: the rank count is the axis, never the variant
+    rows = add_variant(rows, [c for c in varying(rows) if c not in _NOT_SERIES] or ['environ'])
     cases = per_case(rows, ['variant', 'mode', 'ranks', 'result'])
     out = []
     for (variant, mode), g in rows.groupby(['variant', 'mode'], sort=True):

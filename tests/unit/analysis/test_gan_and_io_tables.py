@@ -42,6 +42,15 @@ def test_strong_and_weak_are_separate_series_and_failures_are_counted():
     assert math.isnan(t.loc[('weak', 2), 'ci_lo'])            # three runs: too few for a CI
 
 
+def test_a_node_sweep_is_one_series():
+    frame = _gan_frame({1: [4.0] * 3, 2: [6.0] * 3})
+    frame['num_nodes'] = frame['ranks']                 # one rank per node, 1 and 2 nodes
+    frame['ranks_per_node'] = 1
+    t = gan.table(frame)
+    assert t['variant'].nunique() == 1 and list(t['num_nodes']) == [1, 2]
+    assert t.set_index('ranks').loc[2, 'speedup'] == pytest.approx(1.5)
+
+
 def test_no_gan_rows_no_table():
     assert gan.table(pd.DataFrame({'workload': ['matmul'], 'value': [1.0]})).empty
 
