@@ -15,6 +15,7 @@ Failure rates per case are compared with Fisher's exact test; cases seen on
 one side only are listed, not dropped.
 """
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -84,10 +85,25 @@ def failures(base, cand):
     return pd.DataFrame(rows, columns=CASE_KEY + ['fail_base', 'runs_base', 'fail_cand', 'runs_cand', 'fail_p'])
 
 
-def compare(base_frame, cand_frame, delta=0.05, alpha=0.05, strict=False, seed=0):
-    '''Returns (verdicts, one_side_only, failures) frames.'''
+def select_pvars(frame, patterns):
+    '''Rows whose ``pvar`` matches one of the regular expressions (``re.search``).'''
+    if not patterns:
+        return frame
+    regex = re.compile('|'.join(f'(?:{p})' for p in patterns))
+    names = frame['pvar'].dropna().astype(str).unique()
+    keep = [n for n in names if regex.search(n)]
+    return frame[frame['pvar'].isin(keep)]
+
+
+def compare(base_frame, cand_frame, delta=0.05, alpha=0.05, strict=False, seed=0, pvars=None):
+    '''Returns (verdicts, one_side_only, failures) frames.
+
+    ``pvars``: regular expressions; when given, only the performance variables
+    matching one of them are compared, and the Holm family is those cells
+    alone.  Failure rates are per case and stay as they are.
+    '''
     base, cand = with_case(base_frame), with_case(cand_frame)
-    mb, mc = measured(base), measured(cand)
+    mb, mc = select_pvars(measured(base), pvars), select_pvars(measured(cand), pvars)
     gb = {k: g['value'].to_numpy(float) for k, g in mb.groupby(KEY)}
     gc = {k: g['value'].to_numpy(float) for k, g in mc.groupby(KEY)}
     info = pd.concat([mb, mc]).drop_duplicates(KEY).set_index(KEY)

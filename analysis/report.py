@@ -163,13 +163,14 @@ def _env():
     return env
 
 
-def build_compare(base, cand, delta=0.05, alpha=0.05, strict=False, title='hpcval compare'):
-    '''Two Datasets -> a Report of verdicts (tables, forest plot).'''
-    table, one_side, fails = compare_mod.compare(base.frame, cand.frame, delta, alpha, strict)
+def build_compare(base, cand, delta=0.05, alpha=0.05, strict=False, title='hpcval compare', pvars=None):
+    '''Two Datasets -> a Report of verdicts (tables, forest plot); ``pvars``:
+    regular expressions limiting the compared variables (and the Holm family).'''
+    table, one_side, fails = compare_mod.compare(base.frame, cand.frame, delta, alpha, strict, pvars=pvars)
     rep = Report(title=title, summary=compare_mod.summary(table), sessions=pd.concat(
         [base.sessions.assign(side='baseline'), cand.sessions.assign(side='candidate')], ignore_index=True),
         sources=base.sources + cand.sources, warnings=list(base.warnings) + list(cand.warnings))
-    rep.extra.update(delta=delta, alpha=alpha, strict=strict, kind='compare',
+    rep.extra.update(delta=delta, alpha=alpha, strict=strict, kind='compare', pvars=list(pvars or []),
                      baseline=base.sources, candidate=cand.sources)
     rep.tables['verdicts'] = table
     rep.tables['one_side_only'] = one_side

@@ -1,9 +1,89 @@
-"""Campaign definitions: campaigns/NAME.toml says what to run and how often."""
-import tomllib
+"""Campaign definitions: campaigns/NAME.yaml says what to run, how often, and
+how to report on it.
+
+A campaign file is YAML (``yaml.safe_load``) validated against ``SCHEMA``
+(JSON Schema, ``additionalProperties: false`` everywhere): a fault is one line
+naming the file, the path inside it and the fault, e.g.
+``campaigns/x.yaml: repeat: 'three' is not of type 'integer'``, raised as a
+UsageError (exit 2).
+"""
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hpcval import paths
 from hpcval.errors import UsageError
+
+#: a session-extras key ReFrame can carry: ``--session-extras K=V,K=V``
+TAG_KEY = r'^[A-Za-z_][A-Za-z0-9_]*$'
+#: a session-extras value: ReFrame splits on ',' then on the first '='
+TAG_VALUE = r'^[^,=\n]*$'
+#: session_info keys ReFrame 4.10 keeps for itself (reframe/schemas/runreport.json):
+#: a session extra by one of these names makes ReFrame fail at the end of the run
+RESERVED_EXTRAS = frozenset({
+    'cmdline', 'config_files', 'data_version', 'hostname', 'log_files', 'num_aborted', 'num_cases',
+    'num_failures', 'num_skipped', 'prefix_output', 'prefix_stage', 'session_uuid', 'time_elapsed',
+    'time_end', 'time_end_unix', 'time_start', 'time_start_unix', 'user', 'uuid', 'version', 'workdir'})
+
+
+def reserved_tag(key):
+    '''Whether a tag name is ReFrame's own session_info key or hpcval's (hpcval_*).'''
+    return key in RESERVED_EXTRAS or key.startswith('hpcval_')
+
+_SCALAR = {'type': ['string', 'number', 'boolean']}
+_FRACTION = {'type': 'number', 'exclusiveMinimum': 0, 'exclusiveMaximum': 1}
+
+SCHEMA = {
+    '$schema': 'https://json-schema.org/draft/2020-12/schema',
+    'title': 'hpcval campaign',
+    'type': 'object',
+    'additionalProperties': False,
+    'required': ['checks'],
+    'properties': {
+        'description': {'type': 'string'},
+        'system': {'type': 'string', 'minLength': 1},
+        'checks': {'type': 'array', 'minItems': 1, 'items': {'type': 'string', 'minLength': 1}},
+        'nodes': {'type': 'array', 'minItems': 1, 'items': {'type': 'integer', 'minimum': 1}},
+        'repeat': {'type': 'integer', 'minimum': 1},
+        # -P NAME=V1,V2: variant parameters
+        'params': {'type': 'object', 'additionalProperties': {
+            'anyOf': [_SCALAR, {'type': 'array', 'minItems': 1, 'items': _SCALAR}]}},
+        # -S [TEST.]VAR=VALUE: check variables
+        'set': {'type': 'object', 'additionalProperties': {
+            'anyOf': [_SCALAR, {'type': 'array', 'items': _SCALAR}]}},
+        'reframe_options': {'type': 'array', 'items': {'type': 'string'}},
+        # session extras added to every run of the campaign
+        'tags': {'type': 'object', 'propertyNames': {'pattern': TAG_KEY},
+                 'additionalProperties': {'type': 'string', 'pattern': TAG_VALUE}},
+        'report': {
+            'type': 'object', 'additionalProperties': False,
+            'properties': {
+                'title': {'type': 'string'},
+                'mode': {'enum': ['strong', 'weak']},
+                'floor': _FRACTION,
+                'compare': {
+                    'type': 'object', 'additionalProperties': False,
+                    'properties': {
+                        'pvars': {'type': 'array', 'items': {'type': 'string', 'format': 'regex'}},
+                        'delta': _FRACTION,
+                    },
+                },
+            },
+        },
+        # validated here; carried out by whoever runs the campaign with faults
+        'faults': {'type': 'array', 'items': {
+            'type': 'object', 'additionalProperties': False,
+            'required': ['kind', 'node', 'after'],
+            'properties': {
+                'kind': {'enum': ['kill-rank', 'stop-slurmd']},
+                'node': {'type': 'string', 'minLength': 1},
+                'after': {'type': 'number', 'minimum': 0},
+                'for': {'type': 'number', 'minimum': 0},
+                'every': {'type': 'number', 'exclusiveMinimum': 0},
+            },
+        }},
+    },
+}
 
 
 @dataclass
@@ -17,6 +97,10 @@ class Campaign:
     setvars: dict = field(default_factory=dict)     # -S VAR=VAL
     params: dict = field(default_factory=dict)      # -P PARAM=V1,V2 (variant parameters)
     reframe_options: list = field(default_factory=list)
+    tags: dict = field(default_factory=dict)        # session extras of every run
+    report: dict = field(default_factory=dict)      # title, mode, floor, compare: {pvars, delta}
+    faults: list = field(default_factory=list)      # [{kind, node, after, for, every}]
+    path: Path = None
 
     def param_options(self):
         '''``-P NAME=V1,V2`` for each variant parameter.'''
@@ -26,18 +110,147 @@ class Campaign:
             opts += ['-P', f'{key}=' + ','.join(str(v) for v in values)]
         return opts
 
+    def compare_options(self):
+        '''``report.compare``: {'pvars': [...], 'delta': x}, either may be absent.'''
+        return dict(self.report.get('compare') or {})
+
+
+def _where(path):
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(paths.ROOT.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def _location(parts):
+    out = ''
+    for part in parts:
+        out += f'[{part}]' if isinstance(part, int) else (f'.{part}' if out else str(part))
+    return out or 'top level'
+
+
+def _schema_error(data):
+    '''The first schema violation, as "PATH: FAULT", or None.'''
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+    errors = list(validator.iter_errors(data))
+    if not errors:
+        return None
+    err = jsonschema.exceptions.best_match(errors)
+    where = list(err.absolute_path)
+    if err.validator == 'additionalProperties' and isinstance(err.instance, dict):
+        allowed = err.schema.get('properties') or {}
+        unknown = sorted(str(k) for k in err.instance if k not in allowed)
+        if allowed and unknown:
+            return (f'{_location(where)}: unknown key(s) {", ".join(map(repr, unknown))} '
+                    f'(known: {", ".join(allowed)})')
+    if err.validator == 'pattern' and err.validator_value == TAG_VALUE:
+        return f'{_location(where)}: {err.instance!r} may not contain "," or "=" (ReFrame splits session extras on them)'
+    if err.validator == 'pattern' and err.validator_value == TAG_KEY:
+        return (f'{_location(where)}: {err.instance!r} does not match {TAG_KEY!r} '
+                f'(a tag name is a letter or _ then letters, digits, _)')
+    if err.validator == 'format' and err.schema.get('format') == 'regex':
+        try:
+            re.compile(err.instance)
+        except re.error as rerr:
+            return f'{_location(where)}: {err.instance!r} is not a regular expression ({rerr})'
+    return f'{_location(where)}: {err.message}'
+
+
+def validate(data, where):
+    '''Raise UsageError naming ``where`` (the file) when ``data`` is not a campaign.'''
+    fault = _schema_error(data)
+    if fault is None:
+        known = paths.known_checks()
+        for i, check in enumerate(data['checks']):
+            if check not in known:
+                fault = f"checks[{i}]: unknown check '{check}' (known: {', '.join(known)})"
+                break
+    if fault is None:
+        for key in data.get('tags') or {}:
+            if reserved_tag(key):
+                fault = f"tags.{key}: the name '{key}' is reserved (ReFrame's session_info keys and hpcval_*)"
+                break
+    if fault is None and 'system' in data:
+        systems = paths.known_systems()
+        if data['system'] not in systems:
+            fault = f"system: unknown system '{data['system']}' (known: {', '.join(systems)})"
+    if fault is None:
+        for i, pattern in enumerate(((data.get('report') or {}).get('compare') or {}).get('pvars', [])):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                fault = f'report.compare.pvars[{i}]: {pattern!r} is not a regular expression ({err})'
+                break
+    if fault is not None:
+        raise UsageError(f'{where}: {fault}')
+
+
+def load_file(path, name=None):
+    '''The campaign in a YAML file; UsageError (one line) when it is not one.'''
+    import yaml
+    path = Path(path)
+    where = _where(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(f'{where}: cannot read ({err.strerror or err})')
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, 'problem_mark', None)
+        line = f'line {mark.line + 1}: ' if mark is not None else ''
+        what = getattr(err, 'problem', None) or str(err).splitlines()[0]
+        raise UsageError(f'{where}: {line}not valid YAML ({what})')
+    if data is None:
+        raise UsageError(f'{where}: empty: a campaign names at least its checks')
+    validate(data, where)
+    data = dict(data)
+    setvars = {str(k): v for k, v in (data.pop('set', None) or {}).items()}
+    return Campaign(name=name or path.stem, setvars=setvars, path=path, **data)
+
+
+def find(name):
+    '''campaigns/NAME.yaml, or NAME itself when it is the path of a YAML file.'''
+    if name.endswith(('.yaml', '.yml')) or '/' in name:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f'{name}: no such campaign file')
+        return path
+    path = paths.CAMPAIGNS / f'{name}.yaml'
+    if not path.is_file() or name not in paths.known_campaigns():
+        raise UsageError(f"unknown campaign '{name}' (known: {', '.join(paths.known_campaigns()) or 'none'})")
+    return path
+
 
 def load(name):
-    path = paths.CAMPAIGNS / f'{name}.toml'
-    if not path.is_file():
-        raise UsageError(f"unknown campaign '{name}' (known: {', '.join(paths.known_campaigns()) or 'none'})")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f'{path}: not valid TOML ({err})')
-    known = set(Campaign.__dataclass_fields__) - {'name', 'setvars'} | {'set'}
-    unknown = set(data) - known
-    if unknown:
-        raise UsageError(f'{path}: unknown key(s) {", ".join(sorted(unknown))}')
-    setvars = {str(k): v for k, v in data.pop('set', {}).items()}
-    return Campaign(name=name, setvars=setvars, **data)
+    '''The campaign ``name`` (campaigns/NAME.yaml) or the campaign file ``name``.'''
+    path = find(name)
+    return load_file(path, path.stem)
+
+
+def _recorded_name(row):
+    for key in ('hpcval_campaign_def', 'hpcval_campaign'):
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def of_sessions(*session_frames):
+    '''The shipped campaign every session in the frames (analysis Dataset
+    ``sessions``) was run from, or None: ``hpcval_campaign_def`` (recorded by
+    ``hpcval run --campaign``), else ``hpcval_campaign`` (the run's label).
+    None when they differ, or the name is not a campaign under campaigns/.'''
+    names = set()
+    for frame in session_frames:
+        if frame is None or len(frame) == 0:
+            return None
+        names |= {_recorded_name(row) for row in frame.to_dict('records')}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    if name not in paths.known_campaigns():
+        return None
+    return load(name)

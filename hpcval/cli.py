@@ -4,6 +4,7 @@ Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression)
 2 usage or input error (one line naming the file and the fault).
 """
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -40,8 +41,16 @@ def cmd_run(args):
     repeat = args.repeat or camp.repeat
     setvars = dict(camp.setvars)
     setvars.update(dict(args.setvar or []))
-    rc, _ = run.execute(checks, system, args.name or camp.name, nodes, repeat, setvars,
-                        camp.reframe_options + camp.param_options() + (args.reframe_args or []))
+    extra = camp.reframe_options + camp.param_options() + (args.reframe_args or [])
+    user_tags = dict(run.parse_tag(t) for t in args.tag or [])    # a bad tag: exit 2, nothing run
+    # session extras: the campaign's tags, the images' digests, then the user's --tag
+    tags = {'hpcval_campaign_def': camp.name} if args.campaign else {}
+    tags.update(camp.tags)
+    if run.uses_containers(checks, camp.params, extra):
+        tags.update(run.image_tags(checks))
+    tags.update(user_tags)
+    rc, _ = run.execute(checks, system, args.name or camp.name, nodes, repeat, setvars, extra,
+                        tags=tags)
     return rc
 
 
@@ -50,6 +59,14 @@ def _better(text):
     if not sep or not spec or direction not in ('higher', 'lower'):
         raise argparse.ArgumentTypeError(f'expected CHECK[:PVAR]=higher|lower, got {text!r}')
     return spec, direction
+
+
+def _regex(text):
+    try:
+        re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f'not a regular expression: {text!r} ({err})')
+    return text
 
 
 def _fraction(text):
@@ -62,12 +79,29 @@ def _fraction(text):
     return value
 
 
+def _campaign_of(*datasets):
+    '''The campaign (campaigns/NAME.yaml) all the datasets' sessions were run
+    from, recorded in their session extras; None when there is none or several.'''
+    from hpcval import campaign
+    camp = campaign.of_sessions(*(d.sessions for d in datasets))
+    if camp is not None and camp.report:
+        print(f"hpcval {'compare' if len(datasets) == 2 else 'report'}: report options not given "
+              f"on the command line come from campaign '{camp.name}' ({camp.path.name})")
+    return camp
+
+
 def cmd_report(args):
-    from analysis import ingest, report
+    from analysis import ingest, report, scaling
     dataset = ingest.load(args.inputs, better=dict(args.better or []))   # all input checked first
     out = Path(args.output)
-    title = args.title or f'hpcval report: {out.name}'
-    index = report.render(report.build(dataset, title, mode=args.mode, floor=args.floor), out)
+    opts = {}
+    if args.title is None or args.mode is None or args.floor is None:
+        camp = _campaign_of(dataset)
+        opts = camp.report if camp is not None else {}
+    title = args.title or opts.get('title') or f'hpcval report: {out.name}'
+    mode = args.mode or opts.get('mode')
+    floor = args.floor if args.floor is not None else opts.get('floor', scaling.DEFAULT_FLOOR)
+    index = report.render(report.build(dataset, title, mode=mode, floor=floor), out)
     print(f'hpcval report: {len(dataset.sources)} input file(s), '
           f'{dataset.frame["display_name"].nunique()} test case(s) -> {index}')
     if dataset.warnings:
@@ -80,8 +114,26 @@ def cmd_compare(args):
     better = dict(args.better or [])
     base = ingest.load([args.baseline], better=better)
     cand = ingest.load([args.candidate], better=better)
-    rep = report.build_compare(base, cand, delta=args.delta, alpha=args.alpha, strict=args.strict,
-                               title=args.title or 'hpcval compare')
+    opts = {}
+    if args.title is None or args.delta is None or not args.pvar:
+        camp = _campaign_of(base, cand)      # both sides from the same campaign
+        opts = camp.report if camp is not None else {}
+    copts = opts.get('compare') or {}
+    delta = args.delta if args.delta is not None else copts.get('delta', 0.05)
+    pvars = args.pvar or copts.get('pvars') or []
+    origin = '' if args.pvar else ' (the campaign\'s report.compare.pvars)'
+    title = args.title or (f"{opts['title']}: compare" if opts.get('title') else 'hpcval compare')
+    if pvars:
+        from analysis.compare import select_pvars
+        names = set(base.frame['pvar'].dropna()) | set(cand.frame['pvar'].dropna())
+        kept = set(select_pvars(base.frame, pvars)['pvar']) | set(select_pvars(cand.frame, pvars)['pvar'])
+        if not kept:
+            raise UsageError(f"no performance variable matches {' '.join(pvars)}{origin} "
+                             f"({len(names)} in the runs, e.g. {', '.join(sorted(names)[:5])})")
+        print(f"hpcval compare: {len(kept)} of {len(names)} performance variables match "
+              f"{' '.join(pvars)}; the others are left out (and out of the Holm correction)")
+    rep = report.build_compare(base, cand, delta=delta, alpha=args.alpha, strict=args.strict,
+                               title=title, pvars=pvars)
     table = rep.tables['verdicts']
     if table.empty:
         print('hpcval compare: no case measured on both sides')
@@ -110,23 +162,28 @@ def parser():
 
     r = sub.add_parser('run', help='run checks through ReFrame; store the run report under runs/')
     r.add_argument('checks', nargs='*', help='check modules under checks/ (e.g. mpi_microbench matmul)')
-    r.add_argument('--campaign', help='a campaign under campaigns/ (NAME.toml)')
+    r.add_argument('--campaign', help='a campaign under campaigns/ (NAME.yaml)')
     r.add_argument('--system', help='site configuration under config/ (default: local)')
     r.add_argument('--nodes', type=_nodes, help='node counts, e.g. 1,2,3')
     r.add_argument('--repeat', type=int, help='repeat every test case N times')
     r.add_argument('-S', '--setvar', action='append', type=_setvar, metavar='[TEST.]VAR=VAL',
                    help='set a check variable (passed to ReFrame)')
     r.add_argument('--name', help='campaign label for runs/<name>/ (default: the campaign or "adhoc")')
-    r.epilog = 'Options after a lone -- go to reframe unchanged.'
+    r.add_argument('--tag', action='append', metavar='KEY=VALUE',
+                   help="tag the run (ReFrame session extras, in the run report's session_info), "
+                        "e.g. os_patch=2024-06; repeatable; VALUE without ',' or '='")
+    r.epilog = ('Options after a lone -- go to reframe unchanged.  Every run directory holds '
+                'report.json and junit.xml (JUnit XML for CI).')
     r.set_defaults(func=cmd_run)
 
     rp = sub.add_parser('report', help='turn run reports into an HTML/Markdown/CSV report')
     rp.add_argument('inputs', nargs='+', metavar='RUN_OR_REPORT',
                     help='run directories, report.json files, or trees of them')
     rp.add_argument('-o', '--output', required=True, help='report directory, e.g. reports/NAME')
-    rp.add_argument('--title', help='report title')
-    rp.add_argument('--mode', choices=['strong', 'weak'], help='scaling mode for every check (default: as declared, else strong)')
-    rp.add_argument('--floor', type=_fraction, default=0.75, help='parallel-efficiency floor (default 0.75)')
+    rp.add_argument('--title', help="report title (default: the campaign's report.title)")
+    rp.add_argument('--mode', choices=['strong', 'weak'],
+                    help="scaling mode for every check (default: the campaign's report.mode, else as declared, else strong)")
+    rp.add_argument('--floor', type=_fraction, help="parallel-efficiency floor (default: the campaign's report.floor, else 0.75)")
     rp.add_argument('--better', action='append', type=_better, metavar='CHECK[:PVAR]=higher|lower',
                     help='override the better direction the unit implies')
     rp.set_defaults(func=cmd_report)
@@ -135,11 +192,18 @@ def parser():
     c.add_argument('baseline', help='run directory, report.json, or a tree of them')
     c.add_argument('candidate', help='run directory, report.json, or a tree of them')
     c.add_argument('-o', '--output', default='reports/compare', help='report directory (default reports/compare)')
-    c.add_argument('--delta', type=_fraction, default=0.05, help='practical threshold (default 0.05)')
+    c.add_argument('--delta', type=_fraction, help="practical threshold (default: the campaign's report.compare.delta, else 0.05)")
+    c.add_argument('--pvar', action='append', metavar='REGEX', type=_regex,
+                   help='compare only the performance variables matching REGEX (repeatable; the Holm '
+                        "correction runs over these alone; default: the campaign's report.compare.pvars "
+                        'when both runs come from the same campaign, else all)')
     c.add_argument('--alpha', type=_fraction, default=0.05, help='significance level (default 0.05)')
     c.add_argument('--strict', action='store_true', help='a verdict needs the whole 95%% CI beyond delta')
     c.add_argument('--better', action='append', type=_better, metavar='CHECK[:PVAR]=higher|lower')
     c.add_argument('--title', help='report title')
+    c.epilog = ('Exit codes for CI jobs: 0 no REGRESSION (IMPROVEMENT, EQUIVALENT and INCONCLUSIVE '
+                'verdicts pass); 1 at least one REGRESSION; 2 usage or input error (nothing written).  '
+                'Options not given come from the campaign both runs were made with (report.compare).')
     c.set_defaults(func=cmd_compare)
 
     from hpcval import cluster, image

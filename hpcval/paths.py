@@ -18,4 +18,5 @@ def known_systems():
 
 
 def known_campaigns():
-    return sorted(p.stem for p in CAMPAIGNS.glob('*.toml'))
+    '''The campaigns shipped under campaigns/ (NAME.yaml).'''
+    return sorted(p.stem for p in CAMPAIGNS.glob('*.yaml'))

@@ -1,12 +1,27 @@
-"""`hpcval run`: one ReFrame session, stored under runs/<campaign>/<timestamp>/."""
+"""`hpcval run`: one ReFrame session, stored under runs/<campaign>/<timestamp>/.
+
+Beside ReFrame's run report (report.json) every run keeps ReFrame's JUnit XML
+(junit.xml) for CI.  The session is tagged (ReFrame ``--session-extras``, in
+the run report's ``session_info``): hpcval_campaign (the run's label),
+hpcval_version, hpcval_git, hpcval_campaign_def (the campaign file, with
+``--campaign``), the campaign's ``tags``, ``image_<name>`` (the first 12 hex
+digits of each image digest the checks may use, when a container runtime is
+among the variants) and the user's ``--tag KEY=VALUE``.
+"""
 import datetime as _dt
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from hpcval import __version__, paths
+from hpcval import __version__, campaign as campaigns, paths
 from hpcval.errors import UsageError
+
+RESERVED_EXTRAS = campaigns.RESERVED_EXTRAS
+_TAG_KEY = re.compile(campaigns.TAG_KEY)
+_TAG_VALUE = re.compile(campaigns.TAG_VALUE)
 
 
 def _reframe_bin():
@@ -22,6 +37,93 @@ def _git_commit():
         return out.stdout.strip() if out.returncode == 0 else ''
     except (OSError, subprocess.SubprocessError):
         return ''
+
+
+def check_tag(key, value, where='--tag'):
+    '''A user's session extra that ReFrame can carry unchanged, or UsageError.'''
+    if not _TAG_KEY.match(key):
+        raise UsageError(f'{where} {key}={value}: the name must be a letter or _ followed by '
+                         f'letters, digits or _')
+    if not _TAG_VALUE.match(value):
+        raise UsageError(f'{where} {key}={value}: the value may not contain "," or "=" '
+                         f'(ReFrame splits session extras on them)')
+    if campaigns.reserved_tag(key):
+        raise UsageError(f"{where} {key}={value}: the name '{key}' is reserved "
+                         f"(ReFrame's session_info keys and hpcval_*)")
+
+
+def parse_tag(text):
+    '''``KEY=VALUE`` of ``--tag``, checked: (KEY, VALUE), or UsageError.'''
+    key, sep, value = text.partition('=')
+    if not sep:
+        raise UsageError(f'--tag {text}: expected KEY=VALUE (e.g. os_patch=2024-06)')
+    check_tag(key, value)
+    return key, value
+
+
+_RUNTIME_SPEC = re.compile(r'^(?:[\w.]+\.)?runtime=(.*)$')
+
+
+def uses_containers(checks, params=None, reframe_args=()):
+    '''Whether a run may start a container: a ``runtime`` parameter with a
+    value other than ``bare`` (campaign ``params``, or ``-P`` among the
+    reframe options), or a check that always runs in one (container_env).'''
+    if 'container_env' in checks:
+        return True
+    values = []
+    for key, vals in (params or {}).items():
+        if str(key).split('.')[-1] == 'runtime':
+            values += [str(v) for v in (vals if isinstance(vals, list) else [vals])]
+    args = [str(a) for a in reframe_args]
+    for i, arg in enumerate(args):
+        spec = None
+        if arg in ('-P', '--parameterize') and i + 1 < len(args):
+            spec = args[i + 1]
+        elif arg.startswith('--parameterize='):
+            spec = arg.split('=', 1)[1]
+        elif arg.startswith('-P') and len(arg) > 2:
+            spec = arg[2:]
+        m = _RUNTIME_SPEC.match(spec or '')
+        if m:
+            values += m.group(1).split(',')
+    return any(v.strip() not in ('', 'bare') for v in values)
+
+
+_IMAGE_OF_CHECK = re.compile(
+    r"""^\s*container_image\s*=\s*(?:variable\([^)]*?value=)?['"]([\w.-]+)['"]""", re.M)
+
+
+def images_of(checks):
+    '''The image names the checks run in (their ``container_image``).'''
+    names = set()
+    for c in checks:
+        try:
+            names.update(_IMAGE_OF_CHECK.findall((paths.CHECKS / f'{c}.py').read_text()))
+        except OSError:
+            pass
+    return sorted(names)
+
+
+def image_tags(checks, folder=None):
+    '''``image_<name>``: the first 12 hex digits of the digest of each image
+    the checks use, as `hpcval image build` recorded it in index.json under
+    ``$HPCVAL_IMAGES`` (default .cache/images): the directory format's digest
+    (the format config/local.py and config/vcluster.py run), else the first
+    format recorded.  Images not built are left out.'''
+    folder = Path(folder or os.environ.get('HPCVAL_IMAGES') or paths.ROOT / '.cache' / 'images')
+    try:
+        index = json.loads((folder / 'index.json').read_text()).get('images', {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    tags = {}
+    for name in images_of(checks):
+        formats = (index.get(name) or {}).get('formats') or {}
+        entry = formats.get('dir') or next(iter(formats.values()), None) or {}
+        digest = str(entry.get('digest') or '').split(':', 1)[-1][:12]
+        key = 'image_' + re.sub(r'\W', '_', name)
+        if digest and _TAG_VALUE.match(digest):
+            tags[key] = digest
+    return tags
 
 
 def validate(checks, system):
@@ -46,17 +148,31 @@ def new_run_dir(campaign, root=None):
     return rundir
 
 
+def session_extras(label, tags=None):
+    '''The ``--session-extras`` value: hpcval's own keys, then ``tags``.'''
+    extras = {'hpcval_campaign': label, 'hpcval_version': __version__,
+              'hpcval_git': _git_commit() or 'unknown'}
+    extras.update(tags or {})
+    for key, value in extras.items():
+        if not (_TAG_KEY.match(str(key)) and _TAG_VALUE.match(str(value))):
+            raise UsageError(f'session extra {key}={value}: ReFrame cannot carry it '
+                             f'(a name, then a value without "," or "=")')
+    return ','.join(f'{k}={v}' for k, v in extras.items())
+
+
 def reframe_command(checks, system, rundir, campaign, nodes=(1,), repeat=1, setvars=None,
-                    extra=()):
+                    extra=(), tags=None):
+    '''The reframe command line of a run: ``campaign`` is the run's label
+    (runs/<label>/), ``tags`` more session extras (KEY -> VALUE).'''
     cmd = [_reframe_bin(), '-C', str(paths.CONFIGS / f'{system}.py'), '--system', system]
     for c in checks:
         cmd += ['-c', str(paths.CHECKS / f'{c}.py')]
     cmd += ['-r', '--nocolor',
             '--report-file', str(rundir / 'report.json'),
+            '--report-junit', str(rundir / 'junit.xml'),
             '--perflogdir', str(rundir / 'perflogs'),
             '-o', str(rundir / 'output'), '-s', str(rundir / 'stage'),
-            '--session-extras',
-            f'hpcval_campaign={campaign},hpcval_version={__version__},hpcval_git={_git_commit() or "unknown"}']
+            '--session-extras', session_extras(campaign, tags)]
     if list(nodes) != [1]:
         cmd += ['-P', 'num_nodes=' + ','.join(str(int(n)) for n in nodes)]
     if repeat and int(repeat) > 1:
@@ -78,11 +194,12 @@ def _point_latest(rundir):
 
 
 def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=(),
-            runs_root=None):
+            runs_root=None, tags=None):
     '''Run ReFrame; returns (exit code for hpcval, run directory).'''
     validate(checks, system)
+    session_extras(campaign, tags)        # a label ReFrame cannot carry fails before any folder is made
     rundir = new_run_dir(campaign, runs_root)
-    cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra)
+    cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags)
     (rundir / 'command.txt').write_text(' '.join(cmd) + '\n')
     env = dict(os.environ, HPCVAL_RUN_DIR=str(rundir))
     print(f'hpcval run: {campaign} -> {rundir}', flush=True)
@@ -95,4 +212,6 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
         return 2, rundir
     _point_latest(rundir)
     print(f'hpcval run: run report {report}')
+    if (rundir / 'junit.xml').exists():
+        print(f'hpcval run: JUnit XML {rundir / "junit.xml"}')
     return (0 if proc.returncode == 0 else 1), rundir

@@ -24,3 +24,41 @@ def test_campaign_lists_every_check_it_names(name, tmp_path):
     classes = {'mpi_microbench': 'MpiMicrobench', 'matmul': 'MatmulBench', 'gan_training': 'GanTraining',
                'smallfile_io': 'SmallfileIO', 'container_env': 'ContainerEnvIsolation'}
     assert {classes[ch] for ch in c.checks} <= listed, proc.stdout[-3000:]
+
+
+def _listed(name, tmp_path):
+    c = campaign.load(name)
+    cmd = run.reframe_command(c.checks, c.system, tmp_path, name, nodes=c.nodes, repeat=1,
+                              setvars=c.setvars, extra=c.param_options() + list(c.reframe_options))
+    cmd[cmd.index('-r')] = '-l'
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
+    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return re.findall(r'^- (\w+ [^/\n]*?)\s*/\w+$', proc.stdout, re.M)
+
+
+def test_campaigns_are_yaml_files():
+    names = paths.known_campaigns()
+    assert {'smoke', 'demo', 'image-validation', 'scaling-proposal', 'update-regression'} <= set(names)
+    assert all((paths.CAMPAIGNS / f'{n}.yaml').is_file() for n in names)
+    assert not list(paths.CAMPAIGNS.glob('*.toml'))
+
+
+def test_update_regression_selects_exactly_its_seven_cases(tmp_path):
+    '''DGEMM on one node; latency, bw and allreduce over tcp and hsn on two nodes.'''
+    listed = _listed('update-regression', tmp_path)
+    params = [dict(re.findall(r'%(\w+)=(\S+)', line)) | {'check': line.split()[0]} for line in listed]
+    assert len(params) == 7, listed
+    mm = [p for p in params if p['check'] == 'MatmulBench']
+    assert len(mm) == 1 and mm[0]['num_nodes'] == '1' and mm[0]['backend'] == 'numpy' and mm[0]['dtype'] == 'float64'
+    mpi = {(p['benchmark'], p['fabric']) for p in params if p['check'] == 'MpiMicrobench' and p['num_nodes'] == '2'}
+    assert mpi == {(b, f) for b in ('latency', 'bw', 'allreduce') for f in ('tcp', 'hsn')}
+
+
+def test_scaling_proposal_selects_gan_both_modes_and_allreduce(tmp_path):
+    listed = _listed('scaling-proposal', tmp_path)
+    params = [dict(re.findall(r'%(\w+)=(\S+)', line)) | {'check': line.split()[0]} for line in listed]
+    gan = {(p['mode'], p['num_nodes']) for p in params if p['check'] == 'GanTraining'}
+    assert gan == {(m, n) for m in ('strong', 'weak') for n in ('1', '2', '3')}
+    mpi = {(p['benchmark'], p['num_nodes']) for p in params if p['check'] == 'MpiMicrobench'}
+    assert mpi == {('allreduce', n) for n in ('1', '2', '3')}

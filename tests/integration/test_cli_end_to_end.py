@@ -1,5 +1,6 @@
 """hpcval run / report as a user calls them, bad input included."""
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -50,6 +51,8 @@ def test_bad_input_among_good_writes_nothing(smoke_run, tmp_path):
     (['run', 'no_such_check'], "unknown check 'no_such_check'"),
     (['run', 'matmul', '--system', 'no_such_system'], "unknown system 'no_such_system'"),
     (['run', '--campaign', 'no_such_campaign'], "unknown campaign 'no_such_campaign'"),
+    (['run', 'matmul', '--tag', 'no_value'], '--tag no_value: expected KEY=VALUE'),
+    (['run', 'matmul', '--tag', 'user=me'], "the name 'user' is reserved"),
 ])
 def test_bad_run_arguments(tmp_path, args, fault):
     proc = hpcval(*args, runs=tmp_path / 'runs')
@@ -62,11 +65,18 @@ def test_wrong_mpi_library_fails_sanity_not_silently(tmp_path):
     '''A variant that asks for MPICH but loads Open MPI must fail, and say so.'''
     runs = tmp_path / 'runs'
     proc = hpcval('run', 'matmul', '--name', 'wrongmpi', '-S', 'MatmulBench.expected_mpi=MPICH',
-                  '-S', 'MatmulBench.sizes=64', '-S', 'MatmulBench.reps=1', runs=runs)
+                  '-S', 'MatmulBench.sizes=64', '-S', 'MatmulBench.reps=1',
+                  '--', '-P', 'MatmulBench.backend=numpy', '-P', 'MatmulBench.dtype=float64', runs=runs)
     assert proc.returncode == 1, proc.stdout[-2000:]
     tc = next(t for t in cases(load_report(runs / 'wrongmpi' / 'latest')) if t['display_name'].startswith('Matmul'))
     assert tc['result'] == 'fail' and tc['fail_phase'] == 'sanity'
     assert "expected 'MPICH'" in tc['fail_reason'] and 'Open MPI' in tc['fail_reason']
+    # JUnit XML beside the run report, naming the failing case and why (for CI)
+    junit = ET.parse(runs / 'wrongmpi' / 'latest' / 'junit.xml').getroot()
+    failed = [t for t in junit.iter('testcase') if t.find('failure') is not None]
+    assert [t.get('name').split()[0] for t in failed] == ['MatmulBench']
+    assert failed[0].find('failure').get('message') == 'sanity'
+    assert "expected 'MPICH'" in failed[0].find('failure').text
     out = tmp_path / 'rep'
     assert hpcval('report', runs / 'wrongmpi', '-o', out).returncode == 0
     assert '1 failed' in (out / 'index.html').read_text()
@@ -109,7 +119,8 @@ def test_osu_implementation_without_binaries_is_skipped_not_faked(tmp_path):
 def test_node_counts_beyond_the_partition_are_skipped(tmp_path):
     runs = tmp_path / 'runs'
     proc = hpcval('run', 'matmul', '--nodes', '1,2', '--name', 'nodes', '-S', 'MatmulBench.sizes=64',
-                  '-S', 'MatmulBench.reps=1', runs=runs)
+                  '-S', 'MatmulBench.reps=1',
+                  '--', '-P', 'MatmulBench.backend=numpy', '-P', 'MatmulBench.dtype=float64', runs=runs)
     assert proc.returncode == 0, proc.stdout[-2000:]
     by_nodes = {t['num_nodes']: t for t in cases(load_report(runs / 'nodes' / 'latest'))}
     assert by_nodes[1]['result'] == 'pass' and by_nodes[2]['result'] == 'skip'

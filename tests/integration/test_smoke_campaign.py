@@ -1,12 +1,12 @@
 """A real ReFrame run of both checks at smoke size: every variable, and its provenance."""
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from hpcval_cli import ROOT, cases, load_report
+from hpcval import campaign
+from hpcval_cli import cases, load_report
 
-SMOKE = tomllib.loads((ROOT / 'campaigns' / 'smoke.toml').read_text())['set']
+SMOKE = campaign.load('smoke').setvars
 MAX_SIZE = int(SMOKE['MpiMicrobench.max_message_size'])
 MATMUL_SIZES = [int(n) for n in str(SMOKE['MatmulBench.sizes']).split(',')]
 

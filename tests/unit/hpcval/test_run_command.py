@@ -40,7 +40,7 @@ def test_new_run_dirs_never_collide(tmp_path):
 
 def test_campaigns_load():
     demo = campaign.load('demo')
-    assert demo.checks == ['mpi_microbench', 'matmul'] and demo.repeat >= 1
+    assert demo.checks == ['mpi_microbench', 'matmul', 'gan_training', 'smallfile_io'] and demo.repeat >= 1
     for name in paths.known_campaigns():
         c = campaign.load(name)
         run.validate(c.checks, c.system)      # every shipped campaign names real parts

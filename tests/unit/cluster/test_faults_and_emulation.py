@@ -1,0 +1,46 @@
+"""Fault specs and the emulation commands' input checks (no cluster needed)."""
+import pytest
+
+from cluster import emulate, faults
+from hpcval.errors import UsageError
+
+
+def test_fault_specs_parse_from_the_command_line_and_from_yaml():
+    f = faults.parse('stop-slurmd:node=node2:after=30:for=40')
+    assert (f.kind, f.node, f.after, f.duration, f.every) == ('stop-slurmd', 'node2', 30.0, 40.0, 0.0)
+    assert f.describe() == 'stop-slurmd:node=node2:after=30:for=40'
+    g = faults.parse({'kind': 'kill-rank', 'every': 20, 'after': 5})
+    assert (g.kind, g.every, g.after, g.node) == ('kill-rank', 20.0, 5.0, '')
+
+
+@pytest.mark.parametrize('spec, message', [
+    ('reboot:node=node1', 'fault kind must be one of kill-rank, stop-slurmd'),
+    ('kill-rank', 'kill-rank needs every=SECONDS'),
+    ('stop-slurmd:node=node2', 'stop-slurmd needs node=NAME and for=SECONDS'),
+    ('kill-rank:every=ten', 'could not convert'),
+    ('kill-rank:every=5:colour=red', 'unknown key(s) colour'),
+    ('kill-rank:every', "'every' is not key=value"),
+])
+def test_bad_fault_specs_are_usage_errors(spec, message):
+    with pytest.raises(UsageError, match=message.replace('(', r'\(').replace(')', r'\)')):
+        faults.parse(spec)
+
+
+def test_emulation_needs_a_running_cluster(tmp_path, monkeypatch):
+    monkeypatch.setenv('HPCVAL_VCLUSTER_DIR', str(tmp_path / 'none'))
+    with pytest.raises(UsageError, match='vcluster is not up'):
+        emulate.noise('node2')
+
+
+@pytest.mark.parametrize('net, rate, message', [('ib', '5gbit', '--net must be one of eth, hsn'),
+                                                ('hsn', 'fast', '--rate must look like')])
+def test_bad_fabric_arguments(net, rate, message):
+    with pytest.raises(UsageError, match=message):
+        emulate.fabric(net, rate)
+
+
+def test_a_node_that_is_not_in_the_cluster(tmp_path, monkeypatch):
+    monkeypatch.setenv('HPCVAL_VCLUSTER_DIR', str(tmp_path))
+    (tmp_path / 'state.json').write_text('{"nodes": 2}')
+    with pytest.raises(UsageError, match=r"no node 'node7' in the virtual cluster \(nodes: node1, node2\)"):
+        emulate.noise('node7')
