@@ -70,7 +70,7 @@ SCHEMA = {
                 },
             },
         },
-        # validated here; carried out by whoever runs the campaign with faults
+        # validated here; cluster/faults.py injects them while the run goes on
         'faults': {'type': 'array', 'items': {
             'type': 'object', 'additionalProperties': False,
             'required': ['kind', 'node', 'after'],

@@ -49,8 +49,10 @@ def cmd_run(args):
     if run.uses_containers(checks, camp.params, extra):
         tags.update(run.image_tags(checks))
     tags.update(user_tags)
+    from cluster import faults as faults_mod
+    faults = [faults_mod.parse(f) for f in list(camp.faults or []) + list(args.fault or [])]
     rc, _ = run.execute(checks, system, args.name or camp.name, nodes, repeat, setvars, extra,
-                        tags=tags)
+                        tags=tags, faults=faults)
     return rc
 
 
@@ -172,6 +174,10 @@ def parser():
     r.add_argument('--tag', action='append', metavar='KEY=VALUE',
                    help="tag the run (ReFrame session extras, in the run report's session_info), "
                         "e.g. os_patch=2024-06; repeatable; VALUE without ',' or '='")
+    r.add_argument('--fault', action='append', metavar='SPEC',
+                   help='inject a fault into the virtual cluster while the run goes on: '
+                        'kill-rank:every=S[:after=A][:node=N] or stop-slurmd:node=N:after=A:for=F[:every=S]; '
+                        'repeatable; actions are logged to faults.log in the run directory')
     r.epilog = ('Options after a lone -- go to reframe unchanged.  Every run directory holds '
                 'report.json and junit.xml (JUnit XML for CI).')
     r.set_defaults(func=cmd_run)

@@ -194,16 +194,32 @@ def _point_latest(rundir):
 
 
 def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=(),
-            runs_root=None, tags=None):
-    '''Run ReFrame; returns (exit code for hpcval, run directory).'''
+            runs_root=None, tags=None, faults=()):
+    '''Run ReFrame; returns (exit code for hpcval, run directory).
+
+    ``faults``: cluster.faults.Fault objects injected into the virtual
+    cluster while ReFrame runs (logged to faults.log in the run directory).'''
     validate(checks, system)
+    if faults and system != 'vcluster':
+        raise UsageError(f'faults are injected into the virtual cluster only (--system vcluster), not {system!r}')
     session_extras(campaign, tags)        # a label ReFrame cannot carry fails before any folder is made
     rundir = new_run_dir(campaign, runs_root)
     cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags)
     (rundir / 'command.txt').write_text(' '.join(cmd) + '\n')
     env = dict(os.environ, HPCVAL_RUN_DIR=str(rundir))
     print(f'hpcval run: {campaign} -> {rundir}', flush=True)
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
+    injector = None
+    if faults:
+        from cluster.faults import Injector
+        injector = Injector(list(faults), rundir / 'faults.log')
+        injector.log('faults: ' + ' '.join(f.describe() for f in faults))
+        injector.start()
+    try:
+        proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
+    finally:
+        if injector:
+            injector.stop()       # a stopped slurmd is continued whatever happened
+            print(f'hpcval run: {len(injector.actions) - 1} fault action(s) in {rundir / "faults.log"}')
     report = rundir / 'report.json'
     if not report.exists():
         why = ('no test case was selected' if proc.returncode == 0

@@ -157,6 +157,11 @@ def main(argv=None):
     p.add_argument('--dtype', default='float64', choices=['float64', 'float32'])
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(',') if s]
+    # one BLAS thread per CPU this rank may use (a pinned node has fewer than
+    # the machine): more threads than CPUs time-share and the rate scatters
+    ncpu = str(len(os.sched_getaffinity(0)))
+    for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'):
+        os.environ.setdefault(var, ncpu)
 
     from mpi4py import MPI
     import numpy as np

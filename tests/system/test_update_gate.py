@@ -1,0 +1,96 @@
+"""The regression gate, shown working on the virtual cluster.
+
+Baseline `update-regression`; then an emulated update that halves the hsn
+bandwidth, and separately one that adds OS noise on node2; `hpcval compare`
+must call REGRESSION where the change hurts and EQUIVALENT where it does not
+(matmul on node1), and exit 1; with the update undone a third run compares
+EQUIVALENT to the baseline and exits 0.
+
+The nodes are pinned to their own CPUs for the test (node1: cpu0, node2:
+cpu1), as real nodes are: otherwise noise on node2 would steal node1's cores.
+"""
+import csv
+import re
+import statistics
+
+import pytest
+
+from hpcval_cli import hpcval, run_cases
+
+PVARS = ['^latency_8B$', '^bw_1MiB$', '^gflops_n2048$']
+
+
+def _verdicts(outdir):
+    '''(check, fabric or '', benchmark or '', pvar) -> verdict, from the compare table.'''
+    out = {}
+    with open(outdir / 'tables' / 'verdicts.csv') as fp:
+        for r in csv.DictReader(fp):
+            fabric = re.search(r'%fabric=(\w+)', r['case'])
+            bench = re.search(r'%benchmark=(\w+)', r['case'])
+            out[(r['check'], fabric.group(1) if fabric else '', bench.group(1) if bench else '', r['pvar'])] = \
+                r['verdict']
+    return out
+
+
+def _compare(base, cand, out):
+    args = ['compare', base, cand, '-o', out]
+    for p in PVARS:
+        args += ['--pvar', p]
+    return hpcval(*args, timeout=600)
+
+
+@pytest.fixture(scope='module')
+def gate(vcluster, tmp_path_factory):
+    runs = tmp_path_factory.mktemp('gate')
+    assert hpcval('cluster', 'pin', '--cpus-per-node', '1').returncode == 0
+    try:
+        def run(name, label):
+            proc = hpcval('run', '--campaign', 'update-regression', '--name', name, '--tag', f'update={label}',
+                          runs=runs, timeout=1800)
+            assert proc.returncode == 0, proc.stdout[-3000:]
+            return runs / name / 'latest'
+
+        base = run('base', 'none')
+        bw = statistics.median(
+            [v[0] for tc in run_cases(base) if tc.get('fabric') == 'hsn' and 'benchmark=bw' in tc['name']
+             for k, v in tc['perfvalues'].items() if k.endswith(':bw_1MiB')])
+        rate = f'{int(bw * 8 / 2)}mbit'            # MB/s -> Mbit/s, halved
+        assert hpcval('cluster', 'emulate', 'fabric', '--net', 'hsn', '--rate', rate).returncode == 0
+        fabric = run('fabric', 'hsn-halved')
+        assert hpcval('cluster', 'emulate', 'undo').returncode == 0
+        assert hpcval('cluster', 'emulate', 'noise', '--node', 'node2').returncode == 0
+        noise = run('noise', 'noise-node2')
+        assert hpcval('cluster', 'emulate', 'undo').returncode == 0
+        again = run('again', 'undone')
+        yield {'runs': runs, 'base': base, 'fabric': fabric, 'noise': noise, 'again': again, 'rate': rate}
+    finally:
+        hpcval('cluster', 'emulate', 'undo')
+        hpcval('cluster', 'pin', '--cpus-per-node', '0')
+
+
+def test_halved_hsn_is_a_regression_of_hsn_bandwidth_only(gate, tmp_path):
+    proc = _compare(gate['base'], gate['fabric'], tmp_path)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    v = _verdicts(tmp_path)
+    assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'REGRESSION', v
+    # what the update did not touch: the shaped eth network and the CPU
+    assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
+    assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
+
+
+def test_noise_on_node2_hurts_the_two_node_cases_not_node1s_matmul(gate, tmp_path):
+    proc = _compare(gate['base'], gate['noise'], tmp_path)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    v = _verdicts(tmp_path)
+    for fabric in ('tcp', 'hsn'):
+        assert v[('MpiMicrobench', fabric, 'latency', 'latency_8B')] == 'REGRESSION', v
+    assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
+
+
+def test_with_the_update_undone_the_gate_passes(gate, tmp_path):
+    proc = _compare(gate['base'], gate['again'], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    v = _verdicts(tmp_path)
+    assert 'REGRESSION' not in v.values()
+    assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
+    assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
