@@ -78,3 +78,12 @@ def test_runs_needed_grows_as_the_gap_shrinks():
     a, b = np.exp(rng.normal(0, 0.05, 10)), np.exp(rng.normal(0, 0.05, 10))
     assert stats.runs_needed(a, b, 0.01) > stats.runs_needed(a, b, 0.05) > 0
     assert math.isnan(stats.runs_needed(a, b, 0))
+
+
+def test_nearly_constant_samples_still_get_an_interval():
+    # a shaped link: the same rate to 0.01 MB/s in nearly every run; BCa's
+    # acceleration is undefined there, the percentile interval is not
+    a = [119.53, 119.53, 119.53, 119.52, 119.54, 119.54]
+    b = [119.39, 119.48, 119.53, 119.53, 119.53, 119.53]
+    ratio, lo, hi = stats.ratio_ci(a, b)
+    assert ratio == 1.0 and 0.999 < lo <= 1.0 <= hi < 1.002
