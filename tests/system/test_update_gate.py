@@ -33,6 +33,7 @@ def _verdicts(outdir):
 
 
 def _compare(base, cand, out):
+    # delta comes from the campaign (report.compare.delta)
     args = ['compare', base, cand, '-o', out]
     for p in PVARS:
         args += ['--pvar', p]
@@ -78,12 +79,17 @@ def test_halved_hsn_is_a_regression_of_hsn_bandwidth_only(gate, tmp_path):
     assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
 
 
-def test_noise_on_node2_hurts_the_two_node_cases_not_node1s_matmul(gate, tmp_path):
+def test_noise_on_node2_hurts_the_fast_network_not_node1s_matmul(gate, tmp_path):
     proc = _compare(gate['base'], gate['noise'], tmp_path)
     assert proc.returncode == 1, proc.stdout[-3000:]
     v = _verdicts(tmp_path)
-    for fabric in ('tcp', 'hsn'):
-        assert v[('MpiMicrobench', fabric, 'latency', 'latency_8B')] == 'REGRESSION', v
+    # TCP at 2 GB/s needs the CPU that node2's rank now shares with the noise;
+    # the eth link, shaped to 1 Gbit/s, leaves CPU to spare; node1's DGEMM
+    # runs on a CPU the noise does not touch.  (Point-to-point 8 B latency
+    # doubles too, but scatters by 50 % run to run here: six runs a side do
+    # not make it significant.)
+    assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'REGRESSION', v
+    assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
     assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
 
 
@@ -91,6 +97,8 @@ def test_with_the_update_undone_the_gate_passes(gate, tmp_path):
     proc = _compare(gate['base'], gate['again'], tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
     v = _verdicts(tmp_path)
-    assert 'REGRESSION' not in v.values()
-    assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
+    assert 'REGRESSION' not in v.values() and 'IMPROVEMENT' not in v.values(), v
+    assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
     assert v[('MatmulBench', '', '', 'gflops_n2048')] == 'EQUIVALENT', v
+    # hsn bandwidth scatters by about 20 % between runs of six on this
+    # machine (two cores for three nodes' TCP stacks): not asserted EQUIVALENT
