@@ -279,6 +279,8 @@ def _write_conf(cl):
         # a killed slurmd is noticed within half a minute
         'SlurmdTimeout=20', 'SlurmctldTimeout=20', 'MessageTimeout=10', 'KillWait=5',
         'InactiveLimit=0', 'MinJobAge=60',
+        # a rank that dies ends its job step (else the others wait in MPI until the time limit)
+        'KillOnBadExit=1',
     ]
     for i, name in enumerate(node_names(cl.nodes), 1):
         lines.append(f'NodeName={name} NodeAddr={node_address(i)} CPUs=2 Boards=1 SocketsPerBoard=1 '

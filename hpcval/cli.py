@@ -215,6 +215,8 @@ def parser():
     from hpcval import cluster, image
     image.add_parser(sub)
     cluster.add_parser(sub)
+    from hpcval import history
+    history.add_parser(sub)
     return p
 
 

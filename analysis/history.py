@@ -1,0 +1,787 @@
+"""Result history: a store of tidy-frame values across sessions, trends and change points.
+
+The store
+---------
+One SQLite file (stdlib ``sqlite3``; default ``.cache/history.sqlite``, chosen by
+the command line).  Why SQLite rather than ReFrame's own results storage or
+Parquet files of the tidy frame:
+
+* ``add`` must be atomic and idempotent.  SQLite gives both for free: every
+  ``add`` is one transaction (all of its sessions or none; a crash or a bad
+  row leaves the store as it was), and the session uuid is a UNIQUE key, so
+  re-adding a run report adds nothing.  A new store is built in a temporary
+  file and linked into place, so not even an empty store is left behind by a
+  failed first ``add``.  Parquet would need a file per add plus our own
+  de-duplication and locking.
+* ``history show CHECK`` reads one check out of thousands of sessions:
+  indexes on (check, pvar) and on the series id answer that without reading
+  the rest.  Readers never block each other; a writer takes the lock for the
+  few hundred milliseconds of its transaction (busy timeout 30 s).
+* ReFrame's results storage (``--store-results``, also SQLite) holds whole
+  JSON reports per session and is written only by ReFrame itself while it
+  runs: it cannot take reports from other machines or older runs, and every
+  query would re-parse the JSON.  ``analysis/`` also must not import ReFrame.
+* It is one portable file, readable by any SQLite client (``sqlite3`` CLI,
+  pandas ``read_sql``), with a ``meta`` table naming the schema version.
+
+Tables: ``meta(key, value)``; ``sessions`` (uuid UNIQUE, start time, hostname,
+user, cmdline, ReFrame version, source path, tags as JSON, when added);
+``series`` (system, partition, environ, check, case, pvar, unit UNIQUE;
+better); ``results`` (session id, series id, run index, result, value,
+num_nodes, usable, completion time): one row per value of the tidy frame,
+failed cases included (pvar '' when a failed case reported no value).
+
+Tags are every ``session_info`` key ReFrame does not reserve, i.e. what
+``reframe --session-extras k=v,...`` added: ``hpcval_campaign``,
+``hpcval_git``, and the user's own labels (``os_patch=...``,
+``image_openmpi=<digest>``).  Values of secret-looking keys are redacted.
+
+Trends and change points
+------------------------
+A series is one (system, partition, environ, check, case, pvar, unit); its
+trend is the median of the usable values of each session, ordered by the
+session's start time.  Change points are found on log(median) (so the noise
+scale and the threshold are relative, whatever the unit) by ``ruptures``:
+``KernelCPD(kernel='linear')`` -- exact PELT search (Killick et al. 2012) for
+the least-squares (``l2``) cost, ruptures' C implementation -- with
+
+* minimum segment length ``MIN_SEGMENT`` = 3 sessions (no change point from
+  one odd session);
+* penalty ``pen = PENALTY_BETA * sigma^2 * log(n)`` (the BIC-type penalty
+  that ruptures' documentation gives for the l2 cost, ``log(n) * sigma^2``,
+  made four times stricter), with ``sigma`` the robust noise of the series:
+  1.4826 * MAD of the first differences / sqrt(2), which a level shift
+  barely moves (unlike the MAD of the values themselves).  Measured on
+  lognormal noise of 5 % CoV per session median, 200 seeds: pure noise of
+  120 sessions gives no change point in 100 % of series (beta 3: 98 %,
+  beta 2: 95 %), and a 20 % step is found within 2 sessions of its place in
+  100 % (30 sessions: 96 % found, 4 % false alarms);
+* then every change whose segment medians differ by less than the practical
+  threshold (default ``DEFAULT_THRESHOLD`` = 5 %) is merged away, smallest
+  first, recomputing the neighbouring medians each time: a statistically
+  clear but practically irrelevant shift is no change point.
+
+Each change point names the session it starts at (uuid, start time,
+hostname, tags and the tags that differ from the session before), the
+medians of the segments before and after, and the relative shift
+after/before - 1, judged by the pvar's ``better`` direction.
+"""
+import base64
+import datetime as _dt
+import json
+import math
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from analysis.errors import InputError
+
+SCHEMA_VERSION = '1'
+DEFAULT_THRESHOLD = 0.05
+MIN_SEGMENT = 3
+PENALTY_BETA = 4.0
+NOISE_FLOOR = 1e-4          # relative: a noise-free series still gets a finite penalty
+MAX_FIGURES = 40
+BUSY_TIMEOUT_S = 30.0
+
+# session_info keys of the ReFrame run report schema (reframe/schemas/runreport.json,
+# 4.x): the rest are --session-extras, the session's tags
+RESERVED_SESSION_KEYS = frozenset({
+    'cmdline', 'config_files', 'data_version', 'hostname', 'log_files', 'num_aborted',
+    'num_cases', 'num_failures', 'num_skipped', 'prefix_output', 'prefix_stage',
+    'session_uuid', 'time_elapsed', 'time_end', 'time_end_unix', 'time_start',
+    'time_start_unix', 'user', 'uuid', 'version', 'workdir',
+})
+SECRET = re.compile(r'TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL', re.I)
+REDACTED = '<redacted>'
+SERIES_KEY = ['system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit']
+
+_SCHEMA = '''
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    time_start REAL NOT NULL,            -- unix seconds
+    hostname TEXT, user TEXT, cmdline TEXT, reframe_version TEXT, data_version TEXT,
+    num_cases INTEGER, num_failures INTEGER,
+    source TEXT, tags TEXT NOT NULL,     -- tags: JSON object
+    added TEXT NOT NULL
+);
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    system TEXT NOT NULL, partition TEXT NOT NULL, environ TEXT NOT NULL,
+    check_name TEXT NOT NULL, case_name TEXT NOT NULL, pvar TEXT NOT NULL, unit TEXT NOT NULL,
+    better TEXT NOT NULL DEFAULT '',
+    UNIQUE (system, partition, environ, check_name, case_name, pvar, unit)
+);
+CREATE TABLE results (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    run_index INTEGER, result TEXT, value REAL, num_nodes REAL, usable INTEGER NOT NULL,
+    completion_time TEXT
+);
+CREATE INDEX series_check_pvar ON series (check_name, pvar);
+CREATE INDEX results_series ON results (series_id);
+CREATE INDEX results_session ON results (session_id);
+CREATE INDEX sessions_time ON sessions (time_start);
+'''
+
+
+# ----------------------------------------------------------------------------- sessions and tags
+
+def _text(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ''
+    return str(v)
+
+
+def tags_of(session_info):
+    '''The session's tags: every session_info key ReFrame does not reserve, values as text.'''
+    tags = {}
+    for k, v in (session_info or {}).items():
+        if k in RESERVED_SESSION_KEYS:
+            continue
+        if isinstance(v, (dict, list)):
+            v = json.dumps(v, sort_keys=True)
+        tags[str(k)] = REDACTED if SECRET.search(str(k)) else _text(v)
+    return dict(sorted(tags.items()))
+
+
+def format_tags(tags, skip=()):
+    return '; '.join(f'{k}={v}' for k, v in (tags or {}).items() if k not in skip)
+
+
+def _session_info(source):
+    '''session_info of a run report file (ingest keeps only hpcval_* extras); None for perflogs.'''
+    try:
+        data = orjson.loads(Path(source).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        try:
+            data = json.loads(Path(source).read_text())     # NaN/Infinity as Python writes them
+        except (OSError, ValueError):
+            return None
+    info = data.get('session_info') if isinstance(data, dict) else None
+    return info if isinstance(info, dict) else None
+
+
+def _unix(info):
+    t = info.get('time_start_unix')
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
+        return float(t)
+    text = info.get('time_start')
+    if text:
+        for fmt in ('%Y%m%dT%H%M%S%z', '%Y-%m-%dT%H:%M:%S%z'):
+            try:
+                return _dt.datetime.strptime(str(text), fmt).timestamp()
+            except ValueError:
+                pass
+        stamp = pd.to_datetime(str(text), utc=True, errors='coerce')
+        if not pd.isna(stamp):
+            return stamp.timestamp()
+    return math.nan
+
+
+def _completion_unix(values):
+    stamps = pd.to_datetime(pd.Series(values, dtype=object).astype(str), utc=True, errors='coerce',
+                            format='mixed')
+    stamps = stamps.dropna()
+    return stamps.min().timestamp() if not stamps.empty else math.nan
+
+
+@dataclass
+class Prepared:
+    '''A Dataset cut into what the store holds.'''
+    sessions: list            # dicts, one per distinct session uuid, input order
+    rows: pd.DataFrame        # value rows with a 'session_uuid' key
+    duplicates: list = field(default_factory=list)   # (source, uuid) seen twice in the input
+
+
+def prepare(dataset):
+    '''Dataset -> sessions (with tags read from each run report) and value rows.
+
+    InputError names the file when a session cannot be placed in time or has
+    no identity (a perflog without session uuids).
+    '''
+    frame = dataset.frame
+    known = {}
+    for s in dataset.sessions.to_dict('records') if not dataset.sessions.empty else []:
+        known.setdefault(str(s.get('source')), s)
+    sources = [str(s) for s in dataset.sources]
+    src_col = frame['source'].astype(object).map(str) if len(frame) else pd.Series(dtype=object)
+    sessions, seen, duplicates, keep_sources, perflog_sources = [], {}, [], {}, set()
+    for src in sources:
+        s = known.get(src)
+        if s is not None:                      # a run report: one session per file
+            info = _session_info(src) or {}
+            uuid = _text(info.get('uuid') or s.get('session_uuid'))
+            if not uuid:
+                raise InputError(src, 'run report without a session uuid (session_info.uuid)')
+            if uuid in seen:
+                duplicates.append((src, uuid))
+                continue
+            t = _unix(info) if info else _unix({'time_start': s.get('time_start')})
+            if not math.isfinite(t):
+                t = _completion_unix(frame.loc[src_col == src, 'completion_time'])
+            if not math.isfinite(t):
+                raise InputError(src, 'cannot tell when this session ran (no session_info.time_start)')
+            tags = tags_of(info) if info else tags_of({k: v for k, v in s.items() if str(k).startswith('hpcval_')})
+            seen[uuid] = src
+            keep_sources[src] = uuid
+            sessions.append({
+                'uuid': uuid, 'time_start': t, 'hostname': _text(info.get('hostname', s.get('hostname'))),
+                'user': _text(info.get('user', s.get('user'))), 'cmdline': _text(info.get('cmdline', s.get('cmdline'))),
+                'reframe_version': _text(info.get('version', s.get('reframe_version'))),
+                'data_version': _text(info.get('data_version', s.get('data_version'))),
+                'num_cases': info.get('num_cases'), 'num_failures': info.get('num_failures'),
+                'source': src, 'tags': tags})
+            continue
+        # a perflog: its rows say which session they belong to, or nothing can
+        part = frame[src_col == src]
+        if part.empty:
+            continue
+        uuids = part['session_uuid'].astype(object).map(_text)
+        if (uuids == '').any():
+            raise InputError(src, 'perflog lines without a session uuid: history needs ReFrame run '
+                                  'reports (report.json), or perflogs that log check_session_uuid')
+        for uuid, g in part.groupby(uuids.to_numpy(), sort=False):
+            if uuid in seen:
+                if seen[uuid] != src:
+                    duplicates.append((src, uuid))
+                continue
+            t = _completion_unix(g['completion_time'])
+            if not math.isfinite(t):
+                raise InputError(src, f'session {uuid}: no completion times to place it in time')
+            seen[uuid] = src
+            perflog_sources.add(src)
+            sessions.append({'uuid': uuid, 'time_start': t, 'hostname': '', 'user': '', 'cmdline': '',
+                             'reframe_version': '', 'data_version': '', 'num_cases': None,
+                             'num_failures': None, 'source': src, 'tags': {}})
+    if len(frame):
+        session_of = src_col.map(keep_sources)
+        if perflog_sources:
+            # a perflog row belongs to its own session uuid, when this file was the first to bring it
+            uu = frame['session_uuid'].astype(object).map(_text)
+            own = src_col.isin(perflog_sources) & (uu.map(seen) == src_col)
+            session_of = session_of.where(~own, uu)
+        keep = session_of.notna()
+        rows = frame[keep].assign(session_uuid=session_of[keep].astype(object))
+    else:
+        rows = frame.assign(session_uuid=pd.Series(dtype=object))
+    return Prepared(sessions=sessions, rows=rows, duplicates=duplicates)
+
+
+# ----------------------------------------------------------------------------- the store
+
+@dataclass
+class Added:
+    added: list               # session dicts added
+    present: list             # uuids already in the store
+    rows: int                 # value rows written
+    duplicates: list = field(default_factory=list)
+
+
+def _connect(path):
+    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    con.execute('PRAGMA foreign_keys = ON')
+    return con
+
+
+def _check_store(con, path):
+    '''InputError unless ``con`` is an hpcval history store of our schema version.'''
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise InputError(path, f'not an hpcval history store (SQLite: {err})') from None
+    if row is None:
+        raise InputError(path, 'not an hpcval history store (no schema_version in its meta table)')
+    if row[0] != SCHEMA_VERSION:
+        raise InputError(path, f'history store schema version {row[0]!r}; this hpcval reads {SCHEMA_VERSION!r}')
+
+
+def open_store(path):
+    '''An existing store, checked; InputError when absent, corrupt or foreign.'''
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, 'no history store here (`hpcval history add RUN...` creates it)')
+    if not path.is_file():
+        raise InputError(path, 'not a file (a history store is one SQLite file)')
+    try:
+        con = _connect(path)
+    except sqlite3.Error as err:
+        raise InputError(path, f'cannot open the history store ({err})') from None
+    try:
+        _check_store(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _series_frame(rows):
+    cols = {}
+    for c in ['system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit', 'better']:
+        v = rows[c] if c in rows.columns else pd.Series([''] * len(rows), index=rows.index)
+        cols[c] = v.astype(object).map(_text).to_numpy()
+    return pd.DataFrame(cols, index=rows.index)
+
+
+def _insert(con, prep, now):
+    '''Inside an open transaction: add what is new; returns Added.'''
+    uuids = [s['uuid'] for s in prep.sessions]
+    present = set()
+    for i in range(0, len(uuids), 500):
+        chunk = uuids[i:i + 500]
+        q = f'SELECT uuid FROM sessions WHERE uuid IN ({",".join("?" * len(chunk))})'
+        present.update(r[0] for r in con.execute(q, chunk))
+    new = [s for s in prep.sessions if s['uuid'] not in present]
+    con.executemany(
+        'INSERT INTO sessions (uuid, time_start, hostname, user, cmdline, reframe_version, data_version, '
+        'num_cases, num_failures, source, tags, added) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)',
+        [(s['uuid'], s['time_start'], s['hostname'], s['user'], s['cmdline'], s['reframe_version'],
+          s['data_version'], _int_or_none(s['num_cases']), _int_or_none(s['num_failures']), s['source'],
+          json.dumps(s['tags'], sort_keys=True), now) for s in new])
+    rows = prep.rows[prep.rows['session_uuid'].isin([s['uuid'] for s in new])] if new else prep.rows.iloc[:0]
+    if rows.empty:
+        return Added(added=new, present=[u for u in uuids if u in present], rows=0, duplicates=prep.duplicates)
+    ids = {}
+    new_uuids = [s['uuid'] for s in new]
+    for i in range(0, len(new_uuids), 500):
+        chunk = new_uuids[i:i + 500]
+        q = f'SELECT uuid, id FROM sessions WHERE uuid IN ({",".join("?" * len(chunk))})'
+        ids.update(con.execute(q, chunk))
+    ser = _series_frame(rows)
+    distinct = ser.drop_duplicates(SERIES_KEY).to_numpy().tolist()
+    con.executemany(
+        'INSERT INTO series (system, partition, environ, check_name, case_name, pvar, unit, better) '
+        'VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (system, partition, environ, check_name, case_name, pvar, unit) '
+        'DO UPDATE SET better = excluded.better WHERE excluded.better != \'\'', distinct)
+    series_ids = {}
+    for d in distinct:
+        sid = con.execute('SELECT id FROM series WHERE system=? AND partition=? AND environ=? AND check_name=? '
+                          'AND case_name=? AND pvar=? AND unit=?', d[:7]).fetchone()[0]
+        series_ids[tuple(d[:7])] = sid
+    key = pd.Series(list(map(tuple, ser[SERIES_KEY].to_numpy().tolist())), index=ser.index)
+    sid_col = key.map(series_ids).to_numpy()
+    sess_col = rows['session_uuid'].map(ids).to_numpy()
+    value = pd.to_numeric(rows['value'], errors='coerce').astype(float).to_numpy()
+    num_nodes = pd.to_numeric(rows['num_nodes'], errors='coerce').astype(float).to_numpy() \
+        if 'num_nodes' in rows.columns else np.full(len(rows), np.nan)
+    usable = rows['usable'].astype(bool).to_numpy() if 'usable' in rows.columns else np.isfinite(value)
+    run_index = pd.to_numeric(rows['run_index'], errors='coerce').to_numpy() \
+        if 'run_index' in rows.columns else np.zeros(len(rows))
+    result = rows['result'].astype(object).map(_text).to_numpy() if 'result' in rows.columns else [''] * len(rows)
+    ctime = rows['completion_time'].astype(object).map(_text).to_numpy() \
+        if 'completion_time' in rows.columns else [''] * len(rows)
+
+    def none_nan(x):
+        return None if x != x else x
+    con.executemany(
+        'INSERT INTO results (session_id, series_id, run_index, result, value, num_nodes, usable, completion_time) '
+        'VALUES (?,?,?,?,?,?,?,?)',
+        zip(sess_col.tolist(), sid_col.tolist(), [None if r != r else int(r) for r in run_index.tolist()],
+            list(result), map(none_nan, value.tolist()), map(none_nan, num_nodes.tolist()),
+            usable.astype(int).tolist(), list(ctime)))
+    return Added(added=new, present=[u for u in uuids if u in present], rows=len(rows),
+                 duplicates=prep.duplicates)
+
+
+def _int_or_none(v):
+    try:
+        return None if v is None or v != v else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def add(store, dataset, prepared=None):
+    '''Add the sessions of ``dataset`` to the store (created if absent), all or nothing.
+
+    Sessions already in the store (same uuid) are skipped: adding a run twice
+    changes nothing.  Returns Added(added, present, rows).
+    '''
+    prep = prepared or prepare(dataset)
+    store = Path(store)
+    now = _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    if not store.exists() and not store.is_symlink():
+        result = _create_with(store, prep, now)
+        if result is not None:
+            return result
+    con = open_store(store)
+    try:
+        con.execute('BEGIN IMMEDIATE')
+        try:
+            result = _insert(con, prep, now)
+            con.execute('COMMIT')
+        except BaseException:
+            con.execute('ROLLBACK')
+            raise
+    except sqlite3.Error as err:
+        raise InputError(store, f'history store write failed ({err}); nothing was added') from None
+    finally:
+        con.close()
+    return result
+
+
+def _create_with(store, prep, now):
+    '''A new store: built beside its destination, then linked into place (None if one appeared meanwhile).'''
+    store.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{store.name}.tmp-', dir=store.parent)
+    os.close(fd)
+    try:
+        con = _connect(tmp)
+        try:
+            con.execute('BEGIN')
+            for stmt in filter(str.strip, _SCHEMA.split(';')):
+                con.execute(stmt)
+            con.executemany('INSERT INTO meta (key, value) VALUES (?, ?)',
+                            [('schema_version', SCHEMA_VERSION), ('created', now), ('kind', 'hpcval history')])
+            result = _insert(con, prep, now)
+            con.execute('COMMIT')
+        finally:
+            con.close()
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, store)          # never replaces a store another add created meanwhile
+        except FileExistsError:
+            return None
+        return result
+    finally:
+        os.unlink(tmp)
+
+
+def checks(store):
+    '''Check names in the store.'''
+    con = open_store(store)
+    try:
+        return [r[0] for r in con.execute('SELECT DISTINCT check_name FROM series ORDER BY check_name')]
+    finally:
+        con.close()
+
+
+@dataclass
+class History:
+    frame: pd.DataFrame       # value rows: series attributes, session uuid, time, value, ...
+    sessions: pd.DataFrame    # every session of the store, tags as dicts
+    store: str = ''
+
+
+def load(store, check=None, pvar=None):
+    '''Value rows of the store (optionally of checks / pvars matching glob patterns).'''
+    con = open_store(store)
+    try:
+        where, params = ["s.pvar != ''"], []
+        if check:
+            where.append('s.check_name GLOB ?')
+            params.append(check)
+        if pvar:
+            where.append('s.pvar GLOB ?')
+            params.append(pvar)
+        series = pd.read_sql_query(
+            'SELECT s.id AS series_id, s.system, s.partition, s.environ, s.check_name AS "check", '
+            's.case_name AS "case", s.pvar, s.unit, s.better FROM series s WHERE ' + ' AND '.join(where),
+            con, params=params)
+        sessions = pd.read_sql_query(
+            'SELECT id AS session_id, uuid AS session_uuid, time_start, hostname, user, cmdline, '
+            'reframe_version, num_cases, num_failures, source, tags, added FROM sessions ORDER BY time_start, uuid',
+            con)
+        if series.empty:
+            values = pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+                ('session_id', 'int64'), ('series_id', 'int64'), ('run_index', 'float64'), ('result', object),
+                ('value', 'float64'), ('num_nodes', 'float64'), ('usable', 'int64'))})
+        else:
+            ids = series['series_id'].tolist()
+            parts = []
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                parts.append(pd.read_sql_query(
+                    'SELECT session_id, series_id, run_index, result, value, num_nodes, usable FROM results '
+                    f'WHERE series_id IN ({",".join("?" * len(chunk))})', con, params=chunk))
+            values = pd.concat(parts, ignore_index=True)
+    except sqlite3.DatabaseError as err:
+        raise InputError(store, f'cannot read the history store ({err})') from None
+    finally:
+        con.close()
+    sessions['tags'] = sessions['tags'].map(lambda t: json.loads(t) if t else {})
+    sessions['time'] = pd.to_datetime(sessions['time_start'], unit='s', utc=True)
+    frame = values.merge(series, on='series_id', how='left').merge(
+        sessions[['session_id', 'session_uuid', 'time_start', 'time']], on='session_id', how='left')
+    frame['usable'] = frame['usable'].astype(bool)
+    return History(frame=frame, sessions=sessions, store=str(store))
+
+
+# ----------------------------------------------------------------------------- trends and change points
+
+def trends(frame):
+    '''Per series and session: median of the usable values, ordered by session time.'''
+    cols = ['series_id', 'system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit', 'better',
+            'session_id', 'session_uuid', 'time_start', 'time', 'median', 'runs']
+    f = frame[frame['usable']]
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    g = f.groupby(['series_id', 'session_id'], sort=False)['value']
+    points = pd.DataFrame({'median': g.median(), 'runs': g.size()}).reset_index()
+    ser = f.drop_duplicates('series_id')[['series_id', 'system', 'partition', 'environ', 'check', 'case',
+                                          'pvar', 'unit', 'better']]
+    ses = f.drop_duplicates('session_id')[['session_id', 'session_uuid', 'time_start', 'time']]
+    points = points.merge(ser, on='series_id').merge(ses, on='session_id')
+    points = points.sort_values(['check', 'case', 'pvar', 'system', 'partition', 'environ', 'series_id',
+                                 'time_start', 'session_uuid'], kind='stable').reset_index(drop=True)
+    return points[cols]
+
+
+def noise_sigma(z):
+    '''Robust noise of a series: 1.4826 * MAD of the first differences / sqrt(2).'''
+    d = np.diff(np.asarray(z, float))
+    if len(d) == 0:
+        return 0.0
+    mad = np.median(np.abs(d - np.median(d)))
+    sigma = 1.4826 * mad / math.sqrt(2)
+    if sigma == 0:                    # quantised values: fall back on the plain spread
+        sigma = float(np.std(d)) / math.sqrt(2)
+    return float(sigma)
+
+
+@dataclass
+class ChangePoint:
+    index: int                # position in the series of the first session after the change
+    before: float             # median of the segment before
+    after: float              # median of the segment after
+    shift: float              # after / before - 1
+    n_before: int             # sessions in the segment before
+    n_after: int
+
+
+def change_points(values, threshold=DEFAULT_THRESHOLD, min_size=MIN_SEGMENT, beta=PENALTY_BETA):
+    '''Change points of a series of per-session medians (time-ordered), see the module doc.'''
+    import ruptures
+    y = np.asarray(values, dtype=float)
+    n = len(y)
+    if n < 2 * min_size or not np.isfinite(y).all() or (y <= 0).any():
+        return []
+    z = np.log(y)
+    sigma = max(noise_sigma(z), NOISE_FLOOR)
+    pen = beta * sigma * sigma * math.log(n)
+    algo = ruptures.KernelCPD(kernel='linear', min_size=min_size).fit(z.reshape(-1, 1))
+    bkps = [int(b) for b in algo.predict(pen=pen)[:-1]]
+    while True:
+        edges = [0] + bkps + [n]
+        meds = [float(np.median(y[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+        shifts = [meds[i + 1] / meds[i] - 1.0 for i in range(len(bkps))]
+        small = [i for i, s in enumerate(shifts) if abs(s) < threshold]
+        if not small:
+            break
+        del bkps[min(small, key=lambda i: abs(shifts[i]))]
+    return [ChangePoint(index=b, before=meds[i], after=meds[i + 1], shift=shifts[i],
+                        n_before=edges[i + 1] - edges[i], n_after=edges[i + 2] - edges[i + 1])
+            for i, b in enumerate(bkps)]
+
+
+def verdict(shift, better):
+    if better == 'lower':
+        return 'regression' if shift > 0 else 'improvement'
+    if better == 'higher':
+        return 'regression' if shift < 0 else 'improvement'
+    return 'change'
+
+
+def _tag_diff(before, after):
+    keys = sorted(set(before) | set(after))
+    return '; '.join(f'{k}: {before.get(k, "-")} -> {after.get(k, "-")}' for k in keys
+                     if before.get(k) != after.get(k))
+
+
+def analyse(hist, threshold=DEFAULT_THRESHOLD, min_size=MIN_SEGMENT, beta=PENALTY_BETA):
+    '''History -> (trend points with a 'segment_median' column, change-point table, per-series table).'''
+    points = trends(hist.frame)
+    sess = hist.sessions.set_index('session_uuid')
+    tags = sess['tags'].to_dict()
+    rows, series_rows = [], []
+    seg_median = np.full(len(points), np.nan)
+    starts = np.flatnonzero(np.r_[True, points['series_id'].to_numpy()[1:] != points['series_id'].to_numpy()[:-1]]) \
+        if len(points) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(points)] if len(points) else np.array([], dtype=int)
+    med_all = points['median'].to_numpy(float)
+    uuid_all = points['session_uuid'].to_numpy(object)
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        y = med_all[a:b]
+        first = points.iloc[a]
+        cps = change_points(y, threshold, min_size, beta)
+        edges = [0] + [c.index for c in cps] + [len(y)]
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            seg_median[a + lo:a + hi] = np.median(y[lo:hi])
+        for c in cps:
+            u, prev = uuid_all[a + c.index], uuid_all[a + c.index - 1]
+            s = sess.loc[u]
+            rows.append({
+                'series_id': int(first['series_id']), 'check': first['check'], 'case': first['case'],
+                'pvar': first['pvar'], 'unit': first['unit'], 'better': first['better'],
+                'system': first['system'], 'partition': first['partition'], 'environ': first['environ'],
+                'session_uuid': u, 'session_time': s['time'].strftime('%Y-%m-%d %H:%M:%S UTC'),
+                'hostname': s['hostname'], 'tags': format_tags(tags.get(u)),
+                'tags_changed': _tag_diff(tags.get(prev) or {}, tags.get(u) or {}),
+                'before': c.before, 'after': c.after, 'shift': c.shift, 'verdict': verdict(c.shift, first['better']),
+                'sessions_before': c.n_before, 'sessions_after': c.n_after, 'previous_session_uuid': prev,
+                'source': s['source'],
+            })
+        last = points.iloc[b - 1]
+        series_rows.append({
+            'series_id': int(first['series_id']), 'check': first['check'], 'case': first['case'],
+            'pvar': first['pvar'], 'unit': first['unit'], 'better': first['better'], 'system': first['system'],
+            'partition': first['partition'], 'environ': first['environ'], 'sessions': b - a,
+            'first': first['time'].strftime('%Y-%m-%d %H:%M'), 'last': last['time'].strftime('%Y-%m-%d %H:%M'),
+            'last_median': float(last['median']), 'noise': noise_sigma(np.log(y[y > 0])) if (y > 0).sum() > 2 else math.nan,
+            'change_points': len(cps), 'largest_shift': max((c.shift for c in cps), key=abs, default=math.nan),
+        })
+    points = points.assign(segment_median=seg_median)
+    cp_cols = ['check', 'case', 'pvar', 'unit', 'better', 'verdict', 'shift', 'before', 'after', 'session_uuid',
+               'session_time', 'hostname', 'tags', 'tags_changed', 'sessions_before', 'sessions_after',
+               'previous_session_uuid', 'system', 'partition', 'environ', 'source', 'series_id']
+    cps = pd.DataFrame(rows, columns=cp_cols)
+    if not cps.empty:
+        cps = cps.assign(_abs=cps['shift'].abs()).sort_values(
+            ['_abs', 'check', 'case', 'pvar'], ascending=[False, True, True, True]).drop(columns='_abs')
+        cps = cps.reset_index(drop=True)
+    series = pd.DataFrame(series_rows, columns=[
+        'series_id', 'check', 'case', 'pvar', 'unit', 'better', 'system', 'partition', 'environ', 'sessions',
+        'first', 'last', 'last_median', 'noise', 'change_points', 'largest_shift'])
+    return points, cps, series
+
+
+# ----------------------------------------------------------------------------- figures and the report
+
+def _series_label(r, multi):
+    label = f'{r["case"]} · {r["pvar"]}'
+    if multi:
+        label += f' ({r["system"]}:{r["partition"]}+{r["environ"]})'
+    return label
+
+
+def _date_label(x, _pos=None):
+    return _dt.datetime.fromtimestamp(x, _dt.timezone.utc).strftime('%Y-%m-%d\n%H:%M')
+
+
+def trend_figure(pts, cps, title):
+    '''Per-session medians over time, segment medians, change points as vertical lines.
+
+    Drawn for speed (40 of these for 1 000 sessions in a few seconds): a fixed
+    layout instead of constrained layout, plain numbers (unix seconds) on the
+    time axis with a cheap date formatter, a legend in a fixed corner.
+    '''
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    fig = Figure(figsize=(8, 3.2))
+    ax = fig.add_axes((0.085, 0.2, 0.895, 0.71))
+    t = pts['time_start'].to_numpy(float)
+    y = pts['median'].to_numpy(float)
+    ax.plot(t, y, '.-', lw=0.6, ms=3, color='#1565c0', label='median per session')
+    seg = pts['segment_median'].to_numpy(float)
+    cut = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1], True])
+    ax.hlines(seg[cut[:-1]], t[cut[:-1]], t[np.minimum(cut[1:], len(t) - 1)], colors='#ef6c00', lw=1.6,
+              label='segment median')
+    times = dict(zip(pts['session_uuid'], t))
+    for i, c in enumerate(cps.itertuples()):
+        colour = '#c62828' if c.verdict == 'regression' else '#2e7d32' if c.verdict == 'improvement' else '#6a1b9a'
+        ax.axvline(times[c.session_uuid], color=colour, ls='--', lw=1.2,
+                   label=f'{c.shift:+.1%} at {c.session_uuid[:8]}' if i < 4 else None)
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.xaxis.set_major_formatter(FuncFormatter(_date_label))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize='small')
+    ax.set_ylabel(f'{pts["pvar"].iloc[0]} ({pts["unit"].iloc[0]})'[:40], fontsize='small')
+    ax.set_title(title if len(title) <= 100 else title[:97] + '...', fontsize='medium')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='x-small', loc='upper left', ncols=2)
+    return fig
+
+
+def _png(fig):
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=80, metadata={'Software': None})
+    return buf.getvalue()
+
+
+def build(hist, threshold=DEFAULT_THRESHOLD, max_figures=MAX_FIGURES, title='hpcval history', selection=''):
+    '''History -> Report (tables, figures; nothing written yet).'''
+    from analysis.report import Report, _slug
+    points, cps, series = analyse(hist, threshold)
+    used = hist.sessions[hist.sessions['session_uuid'].isin(set(points['session_uuid']))] \
+        if not points.empty else hist.sessions.iloc[:0]
+    multi = series[['system', 'partition', 'environ']].drop_duplicates().shape[0] > 1 if not series.empty else False
+    # figures: series with change points first (largest shift first), then the rest in order
+    order = []
+    if not cps.empty:
+        order += list(dict.fromkeys(cps['series_id'].tolist()))
+    order += [s for s in series['series_id'].tolist() if s not in set(order)]
+    shown = order[:max_figures]
+    names, figs = {}, {}
+    by_series = dict(tuple(points.groupby('series_id', sort=False))) if not points.empty else {}
+    info = series.set_index('series_id')
+    for sid in shown:
+        r = info.loc[sid]
+        name = f'trend_{sid}_{_slug(r["case"])[:40]}_{_slug(r["pvar"])[:20]}'
+        names[sid] = name
+        label = _series_label(r, multi)
+        figs[name] = (label, trend_figure(by_series[sid], cps[cps['series_id'] == sid], label))
+    series = series.assign(figure=series['series_id'].map(lambda s: names.get(s, '')))
+    cps = cps.assign(figure=cps['series_id'].map(lambda s: names.get(s, '')))
+    sessions = used.assign(time=used['time'].dt.strftime('%Y-%m-%d %H:%M:%S UTC'),
+                           tags=used['tags'].map(format_tags)).drop(columns=['session_id', 'time_start'])
+    regress = int((cps['verdict'] == 'regression').sum()) if not cps.empty else 0
+    summary = {
+        'sessions': int(points['session_uuid'].nunique()) if not points.empty else 0,
+        'sessions_in_store': len(hist.sessions), 'series': len(series), 'change_points': len(cps),
+        'regressions': regress, 'improvements': int((cps['verdict'] == 'improvement').sum()) if not cps.empty else 0,
+        'first': points['time'].min().strftime('%Y-%m-%d %H:%M UTC') if not points.empty else '',
+        'last': points['time'].max().strftime('%Y-%m-%d %H:%M UTC') if not points.empty else '',
+        'figures': len(figs), 'threshold': threshold,
+    }
+    rep = Report(title=title, summary=summary, sessions=sessions, sources=[hist.store])
+    rep.tables['change_points'] = cps
+    rep.tables['series'] = series
+    rep.tables['trends'] = points.assign(time=points['time'].dt.strftime('%Y-%m-%dT%H:%M:%SZ')).drop(
+        columns=['session_id', 'time_start'])
+    rep.tables['sessions'] = sessions
+    rep.figures = figs
+    cp_uuids = set(cps['session_uuid']) if not cps.empty else set()
+    rep.extra.update(kind='history', store=hist.store, selection=selection, min_segment=MIN_SEGMENT,
+                     beta=PENALTY_BETA, cp_sessions=sessions[sessions['session_uuid'].isin(cp_uuids)],
+                     max_figures=max_figures)
+    return rep
+
+
+def render(rep, outdir):
+    '''Write a history Report to ``outdir`` atomically (as analysis.report.render); returns index.html.'''
+    from analysis import report as report_mod
+    outdir = Path(outdir)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.tmp-', dir=outdir.parent))
+    try:
+        (tmp / 'tables').mkdir()
+        (tmp / 'figures').mkdir()
+        for name, df in rep.tables.items():
+            report_mod.write_csv(df, tmp / 'tables' / f'{name}.csv')
+        embedded = {}
+        for name, (caption, fig) in rep.figures.items():
+            png = _png(fig)
+            (tmp / 'figures' / f'{name}.png').write_bytes(png)
+            embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
+        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': report_mod._pct,
+               'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+        env = report_mod._env()
+        (tmp / 'index.html').write_text(env.get_template('history.html.j2').render(**ctx))
+        md_env = report_mod._env()
+        md_env.autoescape = False
+        (tmp / 'report.md').write_text(md_env.get_template('history.md.j2').render(**ctx))
+        report_mod._swap_into_place(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir / 'index.html'

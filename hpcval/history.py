@@ -1,0 +1,124 @@
+"""`hpcval history add|show`: keep results across sessions; trends and change points.
+
+The store is one SQLite file: --store, else $HPCVAL_HISTORY, else
+.cache/history.sqlite in the repository (analysis/history.py says why SQLite).
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from hpcval import paths
+from hpcval.errors import UsageError
+
+
+def default_store():
+    return Path(os.environ.get('HPCVAL_HISTORY') or paths.ROOT / '.cache' / 'history.sqlite')
+
+
+def _store(args):
+    return Path(args.store) if args.store else default_store()
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number: {text!r}')
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'must lie between 0 and 1: {text!r}')
+    return value
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not an integer: {text!r}')
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0: {text!r}')
+    return value
+
+
+def _when(unix):
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(unix))
+
+
+def cmd_add(args):
+    from analysis import history, ingest
+    store = _store(args)
+    t0 = time.monotonic()
+    dataset = ingest.load(args.inputs)            # every input checked before the store is touched
+    prepared = history.prepare(dataset)
+    res = history.add(store, dataset, prepared)
+    for s in res.added[:20]:
+        tags = history.format_tags(s['tags'])
+        print(f'hpcval history: + {s["uuid"]}  {_when(s["time_start"])}  {s["hostname"] or "-"}'
+              f'{"  " + tags if tags else ""}')
+    if len(res.added) > 20:
+        print(f'hpcval history: ... and {len(res.added) - 20} more session(s)')
+    for src, uuid in res.duplicates:
+        print(f'hpcval history: {src}: session {uuid} given twice in the input; read once', file=sys.stderr)
+    print(f'hpcval history: {len(res.added)} session(s) added, {len(res.present)} already present, '
+          f'{res.rows} value row(s) -> {store} ({time.monotonic() - t0:.1f} s)')
+    if dataset.warnings:
+        print(f'hpcval history: {len(dataset.warnings)} warning(s) from ingest (values stored as NaN)',
+              file=sys.stderr)
+    return 0
+
+
+def cmd_show(args):
+    from analysis import history
+    store = _store(args)
+    t0 = time.monotonic()
+    hist = history.load(store, check=args.check, pvar=args.pvar)
+    if hist.sessions.empty:
+        raise UsageError(f'{store}: the history store holds no session yet')
+    if hist.frame.empty:
+        known = history.checks(store)
+        what = ' and '.join(x for x in (f'check {args.check!r}' if args.check else '',
+                                         f'pvar {args.pvar!r}' if args.pvar else '') if x)
+        raise UsageError(f'{store}: no values for {what or "any check"} '
+                         f'(checks in the store: {", ".join(known) or "none"})')
+    selection = ' '.join(x for x in (args.check or '', f'--pvar {args.pvar}' if args.pvar else '') if x)
+    title = args.title or ('hpcval history' + (f': {selection}' if selection else ''))
+    rep = history.build(hist, threshold=args.threshold, max_figures=args.max_figures, title=title,
+                        selection=selection)
+    index = history.render(rep, Path(args.output))
+    s = rep.summary
+    print(f'hpcval history: {s["sessions"]} session(s) from {s["first"]} to {s["last"]}, {s["series"]} series, '
+          f'{s["change_points"]} change point(s) ({s["regressions"]} regression(s), '
+          f'{s["improvements"]} improvement(s))')
+    cps = rep.tables['change_points']
+    for r in cps.head(args.list).itertuples():
+        tags = r.tags_changed or r.tags
+        print(f'  {r.verdict:<11} {100 * r.shift:+6.1f} %  {r.case}  {r.pvar}  at {r.session_time}  '
+              f'session {r.session_uuid}  {r.hostname or "-"}{"  " + tags if tags else ""}')
+    if len(cps) > args.list:
+        print(f'  ... {len(cps) - args.list} more in {Path(args.output) / "tables" / "change_points.csv"}')
+    print(f'hpcval history: report -> {index} ({time.monotonic() - t0:.1f} s)')
+    return 0
+
+
+def add_parser(sub):
+    h = sub.add_parser('history', help='keep results across sessions; trends with change points')
+    hsub = h.add_subparsers(dest='history_command', required=True)
+    store_help = 'history store (SQLite; default $HPCVAL_HISTORY or .cache/history.sqlite)'
+    a = hsub.add_parser('add', help='add run reports to the history store (idempotent, all or nothing)')
+    a.add_argument('inputs', nargs='+', metavar='RUN_OR_REPORT',
+                   help='run directories, report.json files, or trees of them')
+    a.add_argument('--store', help=store_help)
+    a.set_defaults(func=cmd_add)
+    s = hsub.add_parser('show', help='trend per pvar with change points, linked to sessions and their tags')
+    s.add_argument('check', nargs='?', help='check name (or glob pattern); default all checks')
+    s.add_argument('--pvar', metavar='PATTERN', help='performance variables matching this glob, e.g. "latency_*"')
+    s.add_argument('-o', '--output', default='reports/history', help='report directory (default reports/history)')
+    s.add_argument('--store', help=store_help)
+    s.add_argument('--threshold', type=_fraction, default=0.05,
+                   help='smallest relative shift reported as a change point (default 0.05)')
+    s.add_argument('--max-figures', type=_positive, default=40,
+                   help='trend figures at most, series with change points first (default 40)')
+    s.add_argument('--list', type=_positive, default=10, help='change points printed (default 10)')
+    s.add_argument('--title', help='report title')
+    s.set_defaults(func=cmd_show)
