@@ -40,11 +40,25 @@ def variability(frame):
     return out
 
 
+_NO_NODES = ('', 'None', 'nan', '[]')
+
+
+def node_lists(c):
+    '''Comma-separated nodes of each case: the scheduler's job_nodelist, else
+    the hosts the program itself reported (ReFrame's squeue backend leaves
+    'None' for a job that ended between two polls).'''
+    lists = c['job_nodelist'].astype(object).fillna('').astype(str)
+    if 'hosts' in c.columns:
+        hosts = c['hosts'].astype(object).fillna('').astype(str)
+        lists = lists.where(~lists.isin(_NO_NODES), hosts)
+    return lists
+
+
 def _incidence(c):
     '''Cases x nodes boolean matrix from comma-separated job_nodelist texts.'''
-    lists = c['job_nodelist'].astype(object).fillna('').astype(str)
+    lists = node_lists(c)
     codes, uniques = pd.factorize(lists)
-    names = sorted({n.strip() for text in uniques for n in text.split(',') if n.strip() and n != 'nan'})
+    names = sorted({n.strip() for text in uniques for n in text.split(',') if n.strip() not in _NO_NODES})
     col = {n: i for i, n in enumerate(names)}
     per_unique = np.zeros((len(uniques), len(names)), dtype=bool)
     for u, text in enumerate(uniques):
@@ -83,7 +97,7 @@ def suspicious_nodes(frame, alpha=0.05):
     that shared every case with a flagged one cannot be told apart from it
     and are flagged with it.
     '''
-    c = per_case(frame, ['result', 'job_nodelist'])
+    c = per_case(frame, ['result', 'job_nodelist', 'hosts'])
     c = c[~c['result'].isin(SKIPPED)]
     if c.empty or 'job_nodelist' not in c.columns:
         return pd.DataFrame()

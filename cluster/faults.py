@@ -127,19 +127,19 @@ class Injector(threading.Thread):
             now = time.monotonic() - t0
             for i, f in enumerate(self.faults):
                 if i in resume and now >= resume[i]:
-                    self._cont(f.node)
+                    self._sigcont(f.node)
                     del resume[i]
                 if due.get(i) is not None and now >= due[i]:
                     if f.kind == 'kill-rank':
                         self._kill_rank(f.node or None)
                     elif i not in resume:
-                        self._stop(f.node)
+                        self._sigstop(f.node)
                         resume[i] = now + f.duration
                     due[i] = now + f.every if f.every > 0 else None
             self.stopped.wait(0.5)
         for i, f in enumerate(self.faults):
             if i in resume:
-                self._cont(f.node)
+                self._sigcont(f.node)
 
     def _kill_rank(self, node):
         found = ranks(node)
@@ -153,13 +153,13 @@ class Injector(threading.Thread):
         except ProcessLookupError:
             self.log(f'kill-rank: pid {pid} on {found[pid]} had already exited')
 
-    def _stop(self, node):
+    def _sigstop(self, node):
         pid = emulate.slurmd_pid(node)
         os.kill(pid, signal.SIGSTOP)
         self.stopped_slurmd[node] = pid
         self.log(f'stop-slurmd: SIGSTOP slurmd pid {pid} on {node}')
 
-    def _cont(self, node):
+    def _sigcont(self, node):
         pid = self.stopped_slurmd.pop(node, None)
         if pid is None:
             return

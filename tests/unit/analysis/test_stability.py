@@ -41,3 +41,15 @@ def test_bad_node_stands_out():
     nodes = stability.suspicious_nodes(pd.concat([good, bad])).set_index('node')
     assert nodes.loc['n9', 'suspicious'] and nodes.loc['n10', 'suspicious']
     assert not nodes.loc['n3', 'suspicious']
+
+
+def test_a_job_the_scheduler_did_not_place_is_placed_by_its_hosts():
+    # ReFrame's squeue backend leaves job_nodelist 'None' for a job that ended
+    # between two polls; the program's own hosts line says where it ran
+    bad = _cases(0, 6, nodes='n1,n2')
+    good = _cases(6, 0, nodes='None').assign(hosts='n1')
+    frame = pd.concat([bad.assign(hosts='n1,n2'), good.assign(display_name=good['display_name'] + ' one')],
+                      ignore_index=True)
+    sn = stability.suspicious_nodes(frame).set_index('node')
+    assert 'None' not in sn.index and sn.loc['n1', 'cases'] == 12
+    assert sn.loc['n2', 'suspicious'] and not sn.loc['n1', 'suspicious']
