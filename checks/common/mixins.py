@@ -93,10 +93,17 @@ class ProvenanceMixin(rfm.RegressionTestPlugin):
 _SLURM_CANCELLED = re.compile(r'\*\*\* (?:JOB|STEP) \S+ ON (\S+) CANCELLED AT \S+(?: (DUE TO [A-Z ]+?))? \*\*\*')
 
 
+#: srun's word for a task that died of a signal (the cause; "Terminated" tasks are its effect)
+_SRUN_TASK_DIED = re.compile(r'^srun: error: (\S+): tasks? ([0-9,-]+): (Killed|Segmentation fault|Aborted|Bus error)',
+                             re.M)
+
+
 def job_problems(stderr):
-    '''What the batch system said it did to the job (its stderr), as sanity problems.'''
-    return [f'Slurm cancelled the job on {node} ' + (why.lower() if why else '(scancel or a failure)')
-            for node, why in _SLURM_CANCELLED.findall(stderr)]
+    '''What the batch system said it did to the job (its stderr), as sanity problems:
+    the rank that died first, then Slurm's cancellations.'''
+    died = [f'rank {tasks} on {node}: {how.lower()}' for node, tasks, how in _SRUN_TASK_DIED.findall(stderr)]
+    return died + [f'Slurm cancelled the job on {node} ' + (why.lower() if why else '(scancel or a failure)')
+                   for node, why in _SLURM_CANCELLED.findall(stderr)]
 
 
 def assert_no_problems(problems, what):

@@ -17,8 +17,10 @@ def test_killed_ranks_on_node2_fail_its_cases_and_the_report_names_node2(vcluste
     tcs = [tc for tc in run_cases(rundir) if tc['name'].startswith('MpiMicrobench') and tc['result'] != 'skip']
     failed = [tc for tc in tcs if tc['result'] == 'fail']
     assert failed and any(tc['result'] == 'pass' for tc in tcs)
-    # only jobs that held node2 were hit
-    assert all('node2' in ','.join(tc['job_nodelist'] or []) for tc in failed)
+    # only jobs that held node2 were hit (hosts: where the program ran, when
+    # ReFrame's squeue backend missed the job's node list), and sanity names the rank
+    assert all('node2' in (tc['hosts'] or ','.join(tc['job_nodelist'] or [])) for tc in failed)
+    assert any(re.search(r'rank \d+ on node2: killed', tc['fail_reason']) for tc in failed)
     rep = tmp_path / 'rep'
     assert hpcval('report', rundir, '-o', rep).returncode == 0
     with open(rep / 'tables' / 'suspicious_nodes.csv') as fp:

@@ -120,3 +120,14 @@ def test_slurm_cancellations_become_sanity_problems():
                                  'Slurm cancelled the job on node3 due to node failure',
                                  'Slurm cancelled the job on node2 (scancel or a failure)']
     assert job_problems('srun: error: node2: task 1: Terminated\n') == []
+
+
+def test_the_rank_that_died_is_named_before_the_cancellation():
+    from common.mixins import job_problems
+    # a rank SIGKILLed on node2 with KillOnBadExit=1 (seen on the virtual cluster)
+    err = ('srun: error: node2: task 1: Killed\n'
+           'srun: launch/slurm: _step_signal: Terminating StepId=25.0\n'
+           'slurmstepd-node1: error: *** STEP 25.0 ON node1 CANCELLED AT 2026-11-28T23:07:28 ***\n'
+           'srun: error: node3: task 2: Terminated\n'
+           'srun: error: node1: task 0: Terminated\n')
+    assert job_problems(err) == ['rank 1 on node2: killed', 'Slurm cancelled the job on node1 (scancel or a failure)']
