@@ -34,7 +34,8 @@ def test_the_new_campaigns_say_what_the_issue_asks():
     assert sp.setvars['GanTraining.batch'] == 6 and 0 < sp.report['floor'] < 1
     ur = campaign.load('update-regression')
     assert (ur.system, ur.checks, ur.repeat) == ('vcluster', ['mpi_microbench', 'matmul'], 6)
-    assert '^latency_8B$' in ur.compare_options()['pvars'] and ur.compare_options()['delta'] == 0.05
+    # the gate's delta on this noisy 2-core machine (benchmarks/RESULTS.md, the update gate)
+    assert '^latency_8B$' in ur.compare_options()['pvars'] and ur.compare_options()['delta'] == 0.10
     assert ur.params['MpiMicrobench.fabric'] == ['tcp', 'hsn']      # which 7 cases: test_campaigns_list
 
 
