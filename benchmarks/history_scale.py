@@ -47,7 +47,7 @@ def make_history(outdir, sessions=1000, shift_at=None, factor=1.2, shift_nodes=(
         rep = json.loads(path.read_text())
         shifted = shift_at is not None and i >= shift_at
         rep['session_info'][TAG] = AFTER if shifted else BEFORE
-        rep['session_info']['hpcval_git'] = f'{0xabc000 + i // 100:x}'
+        rep['session_info']['hpcval_git'] = f'{0xabc000 + (i + 37) // 100:x}'   # a new commit now and then
         if shifted:
             for tc in rep['runs'][0]['testcases']:
                 if tc['num_nodes'] in shift_nodes and tc['perfvalues']:

@@ -105,7 +105,7 @@ def test_errors_are_one_line_and_exit_2(planted, tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"results": []}')
     badadd = hpcval('history', 'add', bad, '--store', missing)
-    for proc, words in ((unknown, ["no values for check 'NoSuchCheck'", 'SynthApp']),
+    for proc, words in ((unknown, ["no usable values for check 'NoSuchCheck'", 'SynthApp']),
                         (nostore, [str(missing), 'no history store here']),
                         (badadd, [str(bad), 'not a ReFrame run report'])):
         lines = proc.stderr.strip().splitlines()

@@ -46,7 +46,7 @@ def test_add_is_idempotent(tmp_path):
     assert len(again.present) == 2 and again.rows == 3
     third = history.add(store, ingest.load(paths))
     assert third.added == [] and len(third.present) == 3 and third.rows == 0
-    assert _count(store, 'sessions') == 3 and _count(store, 'results') == 9
+    assert _count(store, 'sessions') == 3 and _count(store, 'results') == 9 and _count(store, 'points') == 3
 
 
 def test_a_session_given_twice_in_one_input_is_read_once(tmp_path):
@@ -71,7 +71,7 @@ def test_add_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(history, '_insert', crash_after_writing)
     with pytest.raises(RuntimeError):
         history.add(store, ingest.load([_session(tmp_path, 1), _session(tmp_path, 2)]))
-    assert _count(store, 'sessions') == 1 and _count(store, 'results') == 3
+    assert _count(store, 'sessions') == 1 and _count(store, 'results') == 3 and _count(store, 'points') == 1
     assert store.read_bytes() == before
     # a failed first add leaves no store, not even an empty one, and no temporary file
     fresh = tmp_path / 'new' / 'h.sqlite'
@@ -100,6 +100,8 @@ def test_corrupt_or_foreign_store_is_a_clear_error(tmp_path, capsys, content, fa
     assert str(store) in str(err.value) and fault in str(err.value)
     with pytest.raises(InputError, match='not an hpcval history store'):
         history.load(store)
+    with pytest.raises(InputError, match='not an hpcval history store'):
+        history.values(store)
     assert cli.main(['history', 'show', '--store', str(store), '-o', str(tmp_path / 'rep')]) == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and str(store) in err_lines[0] and fault in err_lines[0]
@@ -135,10 +137,13 @@ def test_trends_are_per_session_medians_in_time_order(tmp_path):
     store = tmp_path / 'h.sqlite'
     paths = [_session(tmp_path, i, latency=1.0 + i) for i in range(4)]
     history.add(store, ingest.load(paths[::-1]))          # input order is not time order
-    points = history.trends(history.load(store).frame)
+    points = history.load(store).points
     assert list(points['session_uuid'].str[-1]) == ['0', '1', '2', '3']
     assert points['median'].tolist() == pytest.approx([1.001 * (1 + i) for i in range(4)])
     assert (points['runs'] == 3).all() and set(points['pvar']) == {'latency_8B'}
+    # the medians stored at add time are those of the stored values
+    again = history.trends(history.values(store))
+    pd.testing.assert_frame_equal(again, points)
 
 
 def _noise(rng, n, cov):
@@ -179,7 +184,8 @@ def _step_store(tmp_path, n=24, at=15):
     lat = 1.0 * _noise(rng, n, 0.02)
     lat[at:] *= 1.3
     paths = [_session(tmp_path, i, latency=float(lat[i]),
-                      tags={'os_patch': '<b>B</b>' if i >= at else 'A', 'hpcval_campaign': 'nightly'})
+                      tags={'os_patch': '<b>B</b>' if i >= at else 'A', 'hpcval_campaign': 'nightly',
+                            'site': 'a|b'})
              for i in range(n)]
     history.add(store, ingest.load(paths))
     return store, f'00000000-0000-4000-8000-{at:012d}'
@@ -206,7 +212,8 @@ def test_report_is_written_whole_with_escaped_tags(tmp_path):
     html = index.read_text()
     assert planted in html and 'os_patch=&lt;b&gt;B&lt;/b&gt;' in html and '<b>B</b>' not in html
     assert html.count('data:image/png;base64,') == 1 and len(list((out / 'figures').glob('trend_*.png'))) == 1
-    assert planted in (out / 'report.md').read_text()
+    md = (out / 'report.md').read_text()
+    assert planted in md and 'site=a\\|b' in md and 'site=a|b' not in md     # one table cell
     cps = pd.read_csv(out / 'tables' / 'change_points.csv')
     assert cps['session_uuid'].tolist() == [planted]
     assert len(pd.read_csv(out / 'tables' / 'trends.csv')) == 24
@@ -218,3 +225,32 @@ def test_figures_are_limited_change_points_first(tmp_path):
     store, planted = _step_store(tmp_path)
     rep = history.build(history.load(store), max_figures=0)
     assert rep.figures == {} and len(rep.tables['change_points']) == 1
+
+
+def test_failed_cases_are_kept_but_not_in_the_trend(tmp_path):
+    from runreports import make_case
+    path = _session(tmp_path, 0, runs=2)
+    rep = __import__('json').loads(path.read_text())
+    rep['runs'][0]['testcases'].append(make_case('MpiMicrobench %num_nodes=1 %benchmark=latency', result='fail',
+                                                 fail_phase='run', session=rep['session_info']['uuid']))
+    write(path, rep)
+    store = tmp_path / 'h.sqlite'
+    assert history.add(store, ingest.load([path])).rows == 3
+    assert _count(store, 'results') == 3
+    points = history.load(store).points
+    assert points['runs'].tolist() == [2] and points['median'].tolist() == pytest.approx([1.0005])
+
+
+def test_the_command_lines_worker_processes_give_the_same_results(tmp_path):
+    from hpcval.history import _Workers
+    store, planted = _step_store(tmp_path)
+    hist = history.load(store)
+    rep = history.build(hist)
+    specs = [spec for _caption, spec in rep.figures.values()] * 8
+    workers = _Workers(cores=2)
+    try:
+        series = [hist.points['median'].to_numpy()] * 3
+        assert workers.detect(series, 0.05, 3, 4.0) == history.detect_all(series)
+        assert workers.draw(specs) == history.draw_all(specs[:1]) * 8     # same spec, same bytes
+    finally:
+        workers.close()
