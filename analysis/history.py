@@ -335,11 +335,16 @@ def open_store(path):
     return con
 
 
+def _texts(rows, col):
+    '''A column as text ('' for missing), converting each distinct value once.'''
+    if col not in rows.columns:
+        return np.full(len(rows), '', dtype=object)
+    codes, uniques = pd.factorize(rows[col], use_na_sentinel=True)
+    return np.array([_text(u) for u in uniques] + [''], dtype=object)[codes]    # code -1: missing
+
+
 def _series_frame(rows):
-    cols = {}
-    for c in ['system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit', 'better']:
-        v = rows[c] if c in rows.columns else pd.Series([''] * len(rows), index=rows.index)
-        cols[c] = v.astype(object).map(_text).to_numpy()
+    cols = {c: _texts(rows, c) for c in ['system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit', 'better']}
     return pd.DataFrame(cols, index=rows.index)
 
 
@@ -378,8 +383,10 @@ def _insert(con, prep, now):
         sid = con.execute('SELECT id FROM series WHERE system=? AND partition=? AND environ=? AND check_name=? '
                           'AND case_name=? AND pvar=? AND unit=?', d[:7]).fetchone()[0]
         series_ids[tuple(d[:7])] = sid
-    key = pd.Series(list(map(tuple, ser[SERIES_KEY].to_numpy().tolist())), index=ser.index)
-    sid_col = key.map(series_ids).to_numpy(np.int64)
+    codes = ser.groupby(SERIES_KEY, sort=False).ngroup().to_numpy()
+    firsts = ser.drop_duplicates(SERIES_KEY)
+    sid_of_code = np.array([series_ids[k] for k in map(tuple, firsts[SERIES_KEY].to_numpy().tolist())], np.int64)
+    sid_col = sid_of_code[codes]
     sess_col = rows['session_uuid'].map(ids).to_numpy(np.int64)
     value = pd.to_numeric(rows['value'], errors='coerce').astype(float).to_numpy()
     num_nodes = pd.to_numeric(rows['num_nodes'], errors='coerce').astype(float).to_numpy() \
@@ -387,9 +394,8 @@ def _insert(con, prep, now):
     usable = rows['usable'].astype(bool).to_numpy() if 'usable' in rows.columns else np.isfinite(value)
     run_index = pd.to_numeric(rows['run_index'], errors='coerce').to_numpy() \
         if 'run_index' in rows.columns else np.zeros(len(rows))
-    result = rows['result'].astype(object).map(_text).to_numpy() if 'result' in rows.columns else [''] * len(rows)
-    ctime = rows['completion_time'].astype(object).map(_text).to_numpy() \
-        if 'completion_time' in rows.columns else [''] * len(rows)
+    result = _texts(rows, 'result')
+    ctime = _texts(rows, 'completion_time')
 
     def none_nan(x):
         return None if x != x else x

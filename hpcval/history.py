@@ -50,6 +50,9 @@ def cmd_add(args):
     from analysis import history, ingest
     store = _store(args)
     t0 = time.monotonic()
+    files = sum(len(ingest.find_reports(p)) for p in args.inputs)
+    if files > 20:                                # long work shows progress
+        print(f'hpcval history: reading {files} run report(s) ...', flush=True)
     dataset = ingest.load(args.inputs)            # every input checked before the store is touched
     prepared = history.prepare(dataset)
     res = history.add(store, dataset, prepared)

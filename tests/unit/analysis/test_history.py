@@ -254,3 +254,22 @@ def test_the_command_lines_worker_processes_give_the_same_results(tmp_path):
         assert workers.draw(specs) == history.draw_all(specs[:1]) * 8     # same spec, same bytes
     finally:
         workers.close()
+
+
+def test_perflogs_need_a_session_uuid(tmp_path):
+    from test_perflog import PROJECT_LOG         # two lines of this project's real perflog format
+    header, *lines = PROJECT_LOG.splitlines()
+    plain = tmp_path / 'plain' / 'MatmulBench.log'
+    plain.parent.mkdir()
+    plain.write_text(PROJECT_LOG)
+    with pytest.raises(InputError, match='perflog lines without a session uuid') as err:
+        history.prepare(ingest.load([plain]))
+    assert str(plain) in str(err.value)
+    logged = tmp_path / 'logged' / 'MatmulBench.log'
+    logged.parent.mkdir()
+    logged.write_text('\n'.join([header + '|session_uuid'] + [line + '|s-perf' for line in lines]) + '\n')
+    store = tmp_path / 'h.sqlite'
+    res = history.add(store, ingest.load([logged]))
+    assert [s['uuid'] for s in res.added] == ['s-perf'] and res.rows > 0
+    points = history.load(store).points
+    assert set(points['runs']) == {2} and points['time'].iloc[0] == pd.Timestamp('2026-11-28T16:38:17', tz='UTC')
