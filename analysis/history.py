@@ -86,6 +86,7 @@ import orjson
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.outdir import swap_into_place as _swap_into_place, write_csv as _write_csv
 
 SCHEMA_VERSION = '1'
 DEFAULT_THRESHOLD = 0.05
@@ -850,32 +851,8 @@ def _env(autoescape=True):
     return env
 
 
-def _write_csv(df, path):
-    '''CSV through Arrow's writer (as analysis.report.write_csv); mixed columns as text.'''
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    arrays = []
-    for name in df.columns:
-        col = df[name]
-        try:
-            arrays.append(pa.array(col, from_pandas=True))
-        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            arrays.append(pa.array(col.astype(object).where(col.notna(), None).map(
-                lambda v: v if v is None else str(v)), from_pandas=True))
-    pacsv.write_csv(pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns]), path)
 
 
-def _swap_into_place(tmp, outdir):
-    '''Rename the finished folder over the old one (as analysis.report): never half a report.'''
-    old = None
-    if outdir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.old-', dir=outdir.parent))
-        os.rmdir(old)
-        os.rename(outdir, old)
-    os.rename(tmp, outdir)
-    os.chmod(outdir, 0o755)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _png(fig):

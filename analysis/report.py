@@ -6,7 +6,6 @@ reader never sees half a report and a failure leaves the old one intact.
 import base64
 from concurrent.futures import ThreadPoolExecutor
 import datetime as _dt
-import os
 import re
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from analysis.outdir import swap_into_place as _swap_into_place, write_csv
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
 from analysis import figures, gan, matmul, microbench, proposal, provenance, scaling, smallfile, stability
@@ -222,29 +222,4 @@ def render(rep, outdir):
     return outdir / 'index.html'
 
 
-def write_csv(df, path):
-    '''CSV through Arrow's writer: the results table has a row per perf value (1M at 100k cases).'''
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    arrays = []
-    for name in df.columns:
-        col = df[name]
-        try:
-            arrays.append(pa.array(col, from_pandas=True))
-        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            # numbers and text mixed in one column: write it as text
-            arrays.append(pa.array(col.astype(object).where(col.notna(), None).map(
-                lambda v: v if v is None else str(v)), from_pandas=True))
-    pacsv.write_csv(pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns]), path)
 
-
-def _swap_into_place(tmp, outdir):
-    old = None
-    if outdir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.old-', dir=outdir.parent))
-        os.rmdir(old)
-        os.rename(outdir, old)
-    os.rename(tmp, outdir)
-    os.chmod(outdir, 0o755)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
