@@ -88,6 +88,11 @@ site_configuration = {
                 # home and work are this machine's, seen by every virtual
                 # node; each node mounts its own /dev/shm (node-local)
                 'io_targets': IO_TARGETS,
+                # what `hpcval run --system vcluster` (no check named) runs
+                # every workload over: both fabrics, bare and in Charliecloud
+                # with the host's and the image's MPI
+                'sweep': {'fabric': list(FABRICS), 'runtime': ['bare', 'charliecloud'],
+                          'mpi': ['host', 'bundled']},
             },
         }],
     }],

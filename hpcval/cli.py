@@ -42,6 +42,13 @@ def cmd_run(args):
     setvars = dict(camp.setvars)
     setvars.update(dict(args.setvar or []))
     extra = camp.reframe_options + camp.param_options() + (args.reframe_args or [])
+    if not checks and not args.campaign and args.system:
+        # no check named: every workload, over what the system declares as its sweep
+        given = len(extra)
+        checks, extra = run.whole_system(system, extra)
+        swept = extra[:len(extra) - given][1::2]
+        print(f'hpcval run: no check named: {" ".join(checks)} on {system}'
+              + (f', swept over {" ".join(swept)}' if swept else ''), flush=True)
     user_tags = dict(run.parse_tag(t) for t in args.tag or [])    # a bad tag: exit 2, nothing run
     # session extras: the campaign's tags, the images' digests, then the user's --tag
     tags = {'hpcval_campaign_def': camp.name} if args.campaign else {}

@@ -61,6 +61,18 @@ def parse_tag(text):
     return key, value
 
 
+def _param_specs(reframe_args):
+    '''The ``[TEST.]NAME=VALUES`` texts of the ``-P`` options among reframe's.'''
+    args = [str(a) for a in reframe_args]
+    for i, arg in enumerate(args):
+        if arg in ('-P', '--parameterize') and i + 1 < len(args):
+            yield args[i + 1]
+        elif arg.startswith('--parameterize='):
+            yield arg.split('=', 1)[1]
+        elif arg.startswith('-P') and len(arg) > 2:
+            yield arg[2:]
+
+
 _RUNTIME_SPEC = re.compile(r'^(?:[\w.]+\.)?runtime=(.*)$')
 
 
@@ -74,16 +86,8 @@ def uses_containers(checks, params=None, reframe_args=()):
     for key, vals in (params or {}).items():
         if str(key).split('.')[-1] == 'runtime':
             values += [str(v) for v in (vals if isinstance(vals, list) else [vals])]
-    args = [str(a) for a in reframe_args]
-    for i, arg in enumerate(args):
-        spec = None
-        if arg in ('-P', '--parameterize') and i + 1 < len(args):
-            spec = args[i + 1]
-        elif arg.startswith('--parameterize='):
-            spec = arg.split('=', 1)[1]
-        elif arg.startswith('-P') and len(arg) > 2:
-            spec = arg[2:]
-        m = _RUNTIME_SPEC.match(spec or '')
+    for spec in _param_specs(reframe_args):
+        m = _RUNTIME_SPEC.match(spec)
         if m:
             values += m.group(1).split(',')
     return any(v.strip() not in ('', 'bare') for v in values)
@@ -126,13 +130,71 @@ def image_tags(checks, folder=None):
     return tags
 
 
+def workload_checks():
+    '''Every check that runs across node counts (it takes NodeCountMixin):
+    what a run with no check named covers.'''
+    return [c for c in paths.known_checks()
+            if 'NodeCountMixin' in (paths.CHECKS / f'{c}.py').read_text()]
+
+
+def system_sweep(system):
+    '''The parameters a system's partitions declare as the run's sweep
+    (``extras['sweep']``: parameter -> values, e.g. fabric: [tcp, hsn]),
+    merged over partitions in order of first appearance.  The config module
+    is run in this process; the environment it sets is put back after.'''
+    import runpy
+    saved = dict(os.environ)
+    try:
+        conf = runpy.run_path(str(paths.CONFIGS / f'{system}.py'))['site_configuration']
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    sweep = {}
+    for sysconf in conf.get('systems', []):
+        if sysconf.get('name') != system:
+            continue
+        for part in sysconf.get('partitions', []):
+            for param, values in (part.get('extras', {}).get('sweep') or {}).items():
+                merged = sweep.setdefault(str(param), [])
+                merged += [str(v) for v in values if str(v) not in merged]
+    return sweep
+
+
+def parameterized(reframe_args):
+    '''The parameter names (without a TEST. prefix) that ``-P`` options set.'''
+    return {spec.split('=', 1)[0].split('.')[-1] for spec in _param_specs(reframe_args) if '=' in spec}
+
+
+def sweep_options(sweep, reframe_args=()):
+    '''``-P name=v1,v2`` for each swept parameter the user did not set.'''
+    given = parameterized(reframe_args)
+    opts = []
+    for name, values in sweep.items():
+        if name not in given and values:
+            opts += ['-P', f'{name}={",".join(values)}']
+    return opts
+
+
+def whole_system(system, reframe_args=()):
+    '''What a run naming only ``--system`` covers: (checks, reframe options),
+    every workload check with the system's sweep put before the user's own
+    options (which win: a swept parameter the user set is left alone).'''
+    validate_system(system)
+    return workload_checks(), sweep_options(system_sweep(system), reframe_args) + list(reframe_args)
+
+
 def validate(checks, system):
     if not checks:
-        raise UsageError('no check given (name checks or use --campaign)')
+        raise UsageError('no check given (name checks, use --campaign, or give --system alone '
+                         'for every workload over its sweep)')
     known = paths.known_checks()
     for c in checks:
         if c not in known:
             raise UsageError(f"unknown check '{c}' (known: {', '.join(known)})")
+    validate_system(system)
+
+
+def validate_system(system):
     systems = paths.known_systems()
     if system not in systems:
         raise UsageError(f"unknown system '{system}' (known: {', '.join(systems)})")

@@ -62,3 +62,33 @@ def test_scaling_proposal_selects_gan_both_modes_and_allreduce(tmp_path):
     assert gan == {(m, n) for m in ('strong', 'weak') for n in ('1', '2', '3')}
     mpi = {(p['benchmark'], p['num_nodes']) for p in params if p['check'] == 'MpiMicrobench'}
     assert mpi == {('allreduce', n) for n in ('1', '2', '3')}
+
+
+def test_system_alone_runs_every_workload_over_its_sweep(tmp_path):
+    '''`hpcval run --system vcluster --nodes 1,2,3` (no check named): every
+    workload, over both fabrics and the three runtime x MPI modes.'''
+    checks, extra = run.whole_system('vcluster', ['-P', 'MpiMicrobench.tasks_per_node=1'])
+    assert set(checks) == {'mpi_microbench', 'matmul', 'gan_training', 'smallfile_io'}
+    cmd = run.reframe_command(checks, 'vcluster', tmp_path, 'sweep', nodes=[1, 2, 3], extra=extra)
+    cmd[cmd.index('-r')] = '-l'
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
+    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    listed = re.findall(r'^- (\w+ [^/\n]*?)\s*/\w+$', proc.stdout, re.M)
+    params = [dict(re.findall(r'%(\w+)=(\S+)', line)) | {'check': line.split()[0]} for line in listed]
+    by_check = {}
+    for p in params:
+        by_check.setdefault(p['check'], set()).add((p['num_nodes'], p['runtime'], p['mpi']))
+    # bare with a bundled MPI does not exist: skipped when listed
+    modes = {('bare', 'host'), ('charliecloud', 'host'), ('charliecloud', 'bundled')}
+    for check in ('MpiMicrobench', 'MatmulBench', 'GanTraining', 'SmallfileIO'):
+        assert by_check[check] == {(n, r, m) for n in '123' for r, m in modes}, check
+    assert {p['fabric'] for p in params if p['check'] == 'MpiMicrobench'} == {'tcp', 'hsn'}
+
+
+def test_a_swept_parameter_set_by_the_user_is_left_alone():
+    _, extra = run.whole_system('vcluster', ['-P', 'fabric=hsn'])
+    assert 'fabric=tcp,hsn' not in extra and extra[-2:] == ['-P', 'fabric=hsn']
+    assert 'runtime=bare,charliecloud' in extra
+    _, extra = run.whole_system('local')
+    assert not any(a.startswith(('fabric=', 'runtime=')) for a in extra)

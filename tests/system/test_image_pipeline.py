@@ -1,11 +1,13 @@
 """The build -> test -> convert pipeline on real Charliecloud: cached
 rebuilds, the image index, and the ways a recipe or a disk can fail."""
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from hpcval_cli import IMAGES, hpcval, image_index as index
-from containers import pipeline, store
+from containers import pipeline, recipes, store
 
 
 def test_openmpi_image_is_tested_converted_and_indexed(openmpi_image):
@@ -82,3 +84,19 @@ def test_full_disk_is_refused_before_converting(openmpi_image):
 def test_unknown_recipe_is_a_usage_error():
     proc = hpcval('image', 'build', 'nosuch')
     assert proc.returncode == 2 and 'no recipe' in proc.stderr and 'openmpi' in proc.stderr
+
+
+def test_squash_image_is_zstd_and_ch_run_runs_mpi_in_it(openmpi_image):
+    sq = openmpi_image['formats']['squash']
+    assert sq['compression'] == pipeline.DEFAULT_SQUASH_COMP
+    info = subprocess.run(['unsquashfs', '-s', IMAGES / 'openmpi.sqfs'], capture_output=True, text=True)
+    assert 'Compression zstd' in info.stdout
+    # ch-run mounts the SquashFS itself (squashfuse); the smoke test passes in it
+    env = dict(os.environ, USER=os.environ.get('USER', 'root'),
+               OMPI_MCA_btl_tcp_if_include='lo', OMPI_MCA_oob_tcp_if_include='lo')
+    test = recipes.load('openmpi').test
+    proc = subprocess.run(['ch-run', '--set-env', IMAGES / 'openmpi.sqfs', '--', 'sh', '-c', test],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'Latency' in proc.stdout or '# OSU' in proc.stdout
+
