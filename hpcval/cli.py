@@ -46,8 +46,10 @@ def cmd_run(args):
         # no check named: every workload, over what the system declares as its sweep
         given = len(extra)
         checks, extra = run.whole_system(system, extra)
+        nodes = args.nodes or run.system_nodes(system)        # 1 .. the partition's max_nodes
         swept = extra[:len(extra) - given][1::2]
-        print(f'hpcval run: no check named: {" ".join(checks)} on {system}'
+        print(f'hpcval run: no check named: {" ".join(checks)} on {system}, '
+              f'nodes {",".join(map(str, nodes))}'
               + (f', swept over {" ".join(swept)}' if swept else ''), flush=True)
     user_tags = dict(run.parse_tag(t) for t in args.tag or [])    # a bad tag: exit 2, nothing run
     # session extras: the campaign's tags, the images' digests, then the user's --tag

@@ -137,11 +137,9 @@ def workload_checks():
             if 'NodeCountMixin' in (paths.CHECKS / f'{c}.py').read_text()]
 
 
-def system_sweep(system):
-    '''The parameters a system's partitions declare as the run's sweep
-    (``extras['sweep']``: parameter -> values, e.g. fabric: [tcp, hsn]),
-    merged over partitions in order of first appearance.  The config module
-    is run in this process; the environment it sets is put back after.'''
+def partition_extras(system):
+    """The ``extras`` of each of a system's partitions, from its config
+    module (run in this process; the environment it sets is put back)."""
     import runpy
     saved = dict(os.environ)
     try:
@@ -149,15 +147,25 @@ def system_sweep(system):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    return [part.get('extras') or {} for sysconf in conf.get('systems', [])
+            if sysconf.get('name') == system for part in sysconf.get('partitions', [])]
+
+
+def system_sweep(system):
+    '''The parameters a system's partitions declare as the run's sweep
+    (``extras['sweep']``: parameter -> values, e.g. fabric: [tcp, hsn]),
+    merged over partitions in order of first appearance.'''
     sweep = {}
-    for sysconf in conf.get('systems', []):
-        if sysconf.get('name') != system:
-            continue
-        for part in sysconf.get('partitions', []):
-            for param, values in (part.get('extras', {}).get('sweep') or {}).items():
-                merged = sweep.setdefault(str(param), [])
-                merged += [str(v) for v in values if str(v) not in merged]
+    for extras in partition_extras(system):
+        for param, values in (extras.get('sweep') or {}).items():
+            merged = sweep.setdefault(str(param), [])
+            merged += [str(v) for v in values if str(v) not in merged]
     return sweep
+
+
+def system_nodes(system):
+    '''1 .. the largest ``max_nodes`` a partition declares (1 when none does).'''
+    return list(range(1, 1 + max([int(e.get('max_nodes', 1)) for e in partition_extras(system)] or [1])))
 
 
 def parameterized(reframe_args):

@@ -92,3 +92,12 @@ def test_a_swept_parameter_set_by_the_user_is_left_alone():
     assert 'runtime=bare,charliecloud' in extra
     _, extra = run.whole_system('local')
     assert not any(a.startswith(('fabric=', 'runtime=')) for a in extra)
+
+
+def test_node_counts_come_from_the_partition(tmp_path, monkeypatch):
+    (tmp_path / 'state.json').write_text('{"nodes": 5}')
+    monkeypatch.setenv('HPCVAL_VCLUSTER_DIR', str(tmp_path))
+    assert run.system_nodes('vcluster') == [1, 2, 3, 4, 5]
+    assert run.system_nodes('local') == [1]
+    assert os.environ['HPCVAL_VCLUSTER_DIR'] == str(tmp_path)     # the config's own changes undone
+    assert 'SLURM_CONF' not in os.environ or os.environ['SLURM_CONF'] != str(tmp_path / 'etc/slurm.conf')
