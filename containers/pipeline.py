@@ -209,6 +209,7 @@ class Pipeline:
         entry.update({'tag': recipe.tag, 'recipe': _rel(recipe.path), 'base': recipe.base,
                       'built': store.now()})
         entry.setdefault('seconds', {})['build'] = seconds
+        entry.pop('formats', None)        # conversions of an earlier build no longer describe it
         if rc:
             where = failing_instruction(out, recipe.path)
             entry.update({'key': None, 'build': {'status': 'failed', 'error': where}})
@@ -223,6 +224,7 @@ class Pipeline:
         recipe = recipes.load(name, self.root)
         if not self.ch.has(recipe.tag):
             raise UsageError(f'image {name} not built: run `hpcval image build {name}`')
+        self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f'{name}.test.log'
         log.write_text('')
         self.echo(f'[{name}] test: {recipe.test}')
@@ -282,6 +284,7 @@ class Pipeline:
             raise UsageError(f'image {name} not built: run `hpcval image build {name}`')
         if entry.get('test', {}).get('status') != 'passed':
             raise UsageError(f'image {name} has not passed its test: run `hpcval image test {name}`')
+        self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f'{name}.convert.log'
         log.write_text('')
         size = store.tree_size(self.ch.image_dir(recipe.tag))
@@ -318,7 +321,9 @@ class Pipeline:
         seconds = round(time.monotonic() - t0, 1)
         index = store.Index(self.folder)
         entry = index.entry(name)
-        entry['formats'] = formats
+        # formats not converted now (``--format``) keep their entries: they
+        # come from the same build, since a build drops them all
+        entry['formats'] = {**entry.get('formats', {}), **formats}
         entry['converted'] = store.now()
         entry.setdefault('seconds', {})['convert'] = seconds
         index.save()

@@ -100,3 +100,20 @@ def test_squash_image_is_zstd_and_ch_run_runs_mpi_in_it(openmpi_image):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert 'Latency' in proc.stdout or '# OSU' in proc.stdout
 
+
+
+def test_converting_one_format_keeps_the_others_entry(openmpi_image, tmp_path):
+    '''`hpcval image convert X --format squash` alone: packed from a
+    temporary directory export (removed after); the directory image's entry,
+    from the same build, stays in the index.'''
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    (folder / 'index.json').write_text((IMAGES / 'index.json').read_text())
+    pipe = pipeline.Pipeline(folder=folder, storage=IMAGES.parent / 'ch-image', formats=('squash',),
+                             echo=lambda m: None)
+    pipe.convert('openmpi')
+    formats = store.Index(folder).images['openmpi']['formats']
+    assert formats['dir'] == openmpi_image['formats']['dir']
+    assert formats['squash']['compression'] == pipeline.DEFAULT_SQUASH_COMP
+    assert store.file_digest(folder / 'openmpi.sqfs') == formats['squash']['digest']
+    assert not list((IMAGES.parent / 'tmp').glob('openmpi.export*'))
