@@ -75,11 +75,21 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
     num_warmup_large = variable(int, type(None), value=None, loggable=True)
     #: ranks per node for collectives; None: the node's core count
     tasks_per_node = variable(int, type(None), value=None)
+    #: what scaling tables and variant ratios quote ('' : 8 B latency, or the
+    #: bandwidth at the largest message run)
+    scaling_pvar = variable(str, value='', loggable=True)
 
     @run_after('init')
     def check_implementation(self):
         if self.implementation not in ('hpcval', 'osu'):
             raise ValueError(f'implementation must be hpcval or osu, not {self.implementation!r}')
+
+    @run_after('init')
+    def set_scaling_pvar(self):
+        if not self.scaling_pvar:
+            sizes = self.expected_sizes
+            size = sizes[-1] if self.metric == 'bw' else (8 if 8 in sizes else sizes[0])
+            self.scaling_pvar = f'{self.metric}_{osu.size_label(size)}'
 
     @property
     def metric(self):

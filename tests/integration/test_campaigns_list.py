@@ -2,6 +2,7 @@
 parameterises and lists its checks (ReFrame `-l`): a parameter that cannot be
 re-parameterised, or a filter that selects nothing, shows here and not
 minutes into `make demo`."""
+import json
 import os
 import re
 import subprocess
@@ -101,3 +102,17 @@ def test_node_counts_come_from_the_partition(tmp_path, monkeypatch):
     assert run.system_nodes('local') == [1]
     assert os.environ['HPCVAL_VCLUSTER_DIR'] == str(tmp_path)     # the config's own changes undone
     assert 'SLURM_CONF' not in os.environ or os.environ['SLURM_CONF'] != str(tmp_path / 'etc/slurm.conf')
+
+
+def test_microbenchmarks_quote_8B_latency_or_the_largest_bandwidth(tmp_path):
+    '''The headline a scaling table or variant ratio uses follows the sizes
+    actually run (bw at 1 MiB when the run stops there, not bw_128B).'''
+    cmd = run.reframe_command(['mpi_microbench'], 'local', tmp_path, 'x',
+                              setvars={'MpiMicrobench.max_message_size': 1 << 20})
+    cmd[cmd.index('-r')] = '--describe'
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
+    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = {d['benchmark']: d['scaling_pvar'] for d in json.loads(proc.stdout) if 'benchmark' in d}
+    assert got == {'latency': 'latency_8B', 'bw': 'bw_1MiB', 'bibw': 'bw_1MiB',
+                   'allreduce': 'latency_8B', 'alltoall': 'latency_8B'}
