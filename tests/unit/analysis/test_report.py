@@ -111,3 +111,19 @@ def test_nodes_of_failed_cases_are_named_even_without_significance(tmp_path):
     assert sorted(r.split('|')[1].strip() for r in rows[1:]) == ['node1', 'node2']   # node3: no failed case
     assert '| node2 | 2 | 1 | 50 % | 0 % |' in md
     assert 'node2' in out.read_text().split('id="stability"')[1].split('id="provenance"')[0]
+
+
+def test_markdown_carries_the_scaling_tables_and_the_warnings(tmp_path):
+    from benchmarks.synth_reports import generate
+    paths = generate(tmp_path / 'synth', node_counts=(1, 2, 4), runs=8, serial_fraction=0.2, seed=3)
+    bad = write(tmp_path / 'bad.json', runreport([make_case('Odd %x=1', {'t': (0.0, 's')})]))
+    rep = report.build(ingest.load(list(paths) + [bad]), 'md report')
+    out = report.render(rep, tmp_path / 'rep').parent
+    md = (out / 'report.md').read_text()
+    scaling = md.split('## Scaling (for a proposal)', 1)[1]
+    rows = re.findall(r'^\| (\d) \| 8 \| ([\d.]+) \| ([\d.]+)-([\d.]+) \| ([\d.]+) \| ([\d.]+) %', scaling, re.M)
+    assert [r[0] for r in rows] == ['1', '2', '4']
+    # Amdahl with a serial fraction of 0.2: speedup 1/(0.2 + 0.8/4) = 2.5 at 4 nodes
+    assert float(rows[2][4]) == pytest.approx(2.5, rel=0.1) and float(rows[0][5]) == 100.0
+    warnings = md.split('## Warnings', 1)[1]
+    assert 'Odd %x=1' in warnings and 't = 0.0' in warnings
