@@ -37,7 +37,9 @@ def main():
         rundir = hpcval_run(['mpi_microbench', 'matmul', '--name', f'c{r}',
                              '-S', 'MpiMicrobench.max_message_size=8',
                              '-S', f'MatmulBench.sizes={args.sizes}', '-S', 'MatmulBench.reps=3',
+                             # DGEMM: numpy float64 (not the TF or float32 variants)
                              '--', '-P', 'runtime=bare,charliecloud', '-P', 'mpi=host,bundled',
+                             '-P', 'MatmulBench.backend=numpy', '-P', 'MatmulBench.dtype=float64',
                              '-n', 'MpiMicrobench.*%benchmark=latency', '-n', 'MatmulBench'],
                             runs, base_env=env)
         _, tcs = cases(rundir)

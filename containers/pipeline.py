@@ -76,11 +76,10 @@ class Charliecloud:
 
     def run(self, args, log, timeout=1800):
         '''Run a command, its output appended to log; return (rc, output).'''
-        env = self.env
         with open(log, 'a') as fp:
             fp.write(f'$ {" ".join(map(str, args))}\n')
             fp.flush()
-            proc = subprocess.run([str(a) for a in args], env=env, stdout=subprocess.PIPE,
+            proc = subprocess.run([str(a) for a in args], env=self.env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, errors='replace',
                                   timeout=timeout)
             fp.write(proc.stdout)
@@ -268,7 +267,7 @@ class Pipeline:
             self._export_dir(recipe, source, log)
         try:
             rc, text = self.ch.run(['mksquashfs', source, out, '-b', '65536', '-noappend',
-                                    '-all-root', '-mkfs-time', '0', '-no-progress',
+                                    '-all-root', '-fstime', '0', '-no-progress',
                                     '-comp', *self.squash_comp.split()], log)
         finally:
             if exported is None:
