@@ -3,6 +3,8 @@ import io
 
 import numpy as np
 
+from cycler import cycler
+from matplotlib.cm import tab20
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
@@ -38,7 +40,7 @@ def _curve_figure(curve, benchmarks, ylabel, title, logy=True):
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize='small')
+    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
     return fig
 
 
@@ -76,7 +78,7 @@ def matmul_rates(table):
     ax.set_ylabel('GFLOP/s per node (median; bar: min-max)')
     ax.set_title('Matrix multiply rate against nominal peak')
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small')
+    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
     return fig
 
 
@@ -104,6 +106,27 @@ def _node_axis(ax, nodes):
     ax.set_xlabel('nodes')
 
 
+#: more series than this: the legend goes below the plot, fits are left to the table
+CROWDED = 8
+
+
+def _crowded_cycle(ax):
+    '''Twenty colours, then another marker: 30 series stay apart.'''
+    ax.set_prop_cycle(cycler(marker=['o', 's', '^', 'D']) * cycler(color=list(tab20.colors)))
+
+
+def _legend(fig, ax, entries):
+    '''Inside the axes for a few entries; below the plot, with the figure
+    made taller, for many (a whole-system sweep has 30 series).'''
+    if entries <= CROWDED:
+        ax.legend(fontsize='small')
+        return
+    longest = max(len(t) for t in ax.get_legend_handles_labels()[1])
+    ncol = 1 if longest > 50 else 2
+    fig.set_figheight(fig.get_figheight() + 0.15 * -(-entries // ncol))
+    fig.legend(loc='outside lower center', ncol=ncol, fontsize='x-small', frameon=False)
+
+
 def speedup(rows, title):
     '''Strong-scaling speedup, log-log, with the ideal line and each series' Amdahl fit.'''
     fig = Figure(figsize=(7.5, 4.8), layout='constrained')
@@ -112,12 +135,16 @@ def speedup(rows, title):
     n0 = nodes[0]
     ideal = [n / n0 for n in nodes]
     ax.plot(nodes, ideal, ls='--', color='black', lw=1, label='ideal')
+    crowded = rows['series'].nunique() > CROWDED
+    if crowded:
+        _crowded_cycle(ax)
     for series, g in rows.groupby('series'):
         g = g.sort_values('num_nodes')
         series = short_series(series, g['check'].iloc[0])
-        line, = ax.plot(g['num_nodes'], g['speedup'], marker='o', label=f'{series} (measured)')
+        line, = ax.plot(g['num_nodes'], g['speedup'], **({} if crowded else {'marker': 'o'}),
+                        label=f'{series} (measured)')
         a, b = g['amdahl_a'].iloc[0], g['amdahl_b'].iloc[0]
-        if np.isfinite(a) and np.isfinite(b) and (a + b):
+        if not crowded and np.isfinite(a) and np.isfinite(b) and (a + b):
             p = np.geomspace(1, nodes[-1] / n0, 50)
             ax.plot(p * n0, (a + b) / (a + b / p), ls=':', color=line.get_color(),
                     label=f'Amdahl fit, serial fraction {g["amdahl_serial_fraction"].iloc[0]:.3f}')
@@ -127,7 +154,7 @@ def speedup(rows, title):
     ax.set_ylabel(f'speedup vs {n0} node(s)')
     ax.set_title(title)
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize='small')
+    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
     return fig
 
 
@@ -135,9 +162,13 @@ def efficiency(rows, title, floor=0.75):
     fig = Figure(figsize=(7.5, 4.2), layout='constrained')
     ax = fig.add_subplot()
     nodes = sorted(rows['num_nodes'].unique())
+    crowded = rows['series'].nunique() > CROWDED
+    if crowded:
+        _crowded_cycle(ax)
     for series, g in rows.groupby('series'):
         g = g.sort_values('num_nodes')
-        ax.plot(g['num_nodes'], g['efficiency'], marker='o', label=short_series(series, g['check'].iloc[0]))
+        ax.plot(g['num_nodes'], g['efficiency'], **({} if crowded else {'marker': 'o'}),
+                label=short_series(series, g['check'].iloc[0]))
     ax.axhline(floor, color='#c62828', ls='--', lw=1, label=f'floor {floor:.0%}')
     if floor != 0.5:
         ax.axhline(0.5, color='#ef6c00', ls=':', lw=1, label='50 %')
@@ -146,7 +177,7 @@ def efficiency(rows, title, floor=0.75):
     ax.set_ylabel(f'{rows["mode"].iloc[0]}-scaling efficiency')
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small')
+    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
     return fig
 
 

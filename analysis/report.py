@@ -44,6 +44,10 @@ def _slug(text):
     return re.sub(r'[^A-Za-z0-9]+', '_', str(text)).strip('_')[:60] or 'x'
 
 
+#: more boxes than one figure can label: the scaling table's CIs say it
+MAX_BOXES = 24
+
+
 def _scaling_section(rep, frame, fails, mode, floor):
     table = scaling.scaling(frame, mode=mode, floor=floor)
     if table.empty:
@@ -55,15 +59,18 @@ def _scaling_section(rep, frame, fails, mode, floor):
         'check', 'pvar', 'series', 'num_nodes', 'value', 'result', 'usable']))
     for check, g in prop.groupby('check'):
         pvar = g['pvar'].iloc[0]
-        rep.figures[f'speedup_{_slug(check)}'] = (f'{check}: speedup ({pvar})',
-                                                  figures.speedup(g, f'{check}: strong-scaling speedup ({pvar})'))
-        rep.figures[f'efficiency_{_slug(check)}'] = (f'{check}: parallel efficiency ({pvar})',
-                                                     figures.efficiency(g, f'{check}: efficiency ({pvar})', floor))
+        # each series scales its own headline (8 B latency, bw at 4 MiB, ...)
+        pvars = ', '.join(dict.fromkeys(g['pvar']))
+        modes = '/'.join(dict.fromkeys(g['mode']))
+        rep.figures[f'speedup_{_slug(check)}'] = (f'{check}: speedup ({pvars})',
+                                                  figures.speedup(g, f'{check}: {modes}-scaling speedup ({pvars})'))
+        rep.figures[f'efficiency_{_slug(check)}'] = (f'{check}: parallel efficiency ({pvars})',
+                                                     figures.efficiency(g, f'{check}: efficiency ({pvars})', floor))
         values = {}
         for (series, n), v in m[(m['check'] == check) & (m['pvar'] == pvar)].groupby(['series', 'num_nodes']):
             label = f'{int(n)} n' if g['series'].nunique() == 1 else f'{figures.short_series(series, check)}, {int(n)} n'
             values[label] = v['value'].to_numpy()
-        if values:
+        if values and len(values) <= MAX_BOXES:
             rep.figures[f'boxes_{_slug(check)}'] = (
                 f'{check}: {pvar} per node count',
                 figures.boxes(values, f'{check}: {pvar} per node count', f'{pvar} ({g["unit"].iloc[0]})'))

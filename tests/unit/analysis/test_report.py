@@ -127,3 +127,24 @@ def test_markdown_carries_the_scaling_tables_and_the_warnings(tmp_path):
     assert float(rows[2][4]) == pytest.approx(2.5, rel=0.1) and float(rows[0][5]) == 100.0
     warnings = md.split('## Warnings', 1)[1]
     assert 'Odd %x=1' in warnings and 't = 0.0' in warnings
+
+
+def test_a_whole_system_sweep_gets_readable_scaling_figures(tmp_path):
+    '''30 series (fabric x MPI mode x benchmark): the legend goes below the
+    plot, the figure grows to hold it, constrained layout still applies and
+    no box figure is drawn with 90 boxes.'''
+    import warnings
+    from benchmarks.synth_reports import generate
+    from analysis import figures
+    variants = [{'mode_': str(i)} for i in range(30)]
+    paths = generate(tmp_path / 'synth', node_counts=(1, 2, 3), runs=3, variants=variants, seed=5)
+    rep = report.build(ingest.load(list(paths)), 'sweep')
+    fig = rep.figures['speedup_SynthApp'][1]
+    assert fig.get_figheight() > 6 and fig.legends and not fig.axes[0].get_legend()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')             # "constrained_layout not applied" would raise
+        figures.to_bytes(fig, 'png')
+    assert 'boxes_SynthApp' not in rep.figures
+    few = report.build(ingest.load(list(generate(tmp_path / 'few', node_counts=(1, 2), runs=3, seed=5))), 'few')
+    assert few.figures['speedup_SynthApp'][1].axes[0].get_legend() is not None
+    assert 'boxes_SynthApp' in few.figures
