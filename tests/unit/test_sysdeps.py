@@ -16,9 +16,12 @@ def test_nothing_to_do_when_installed():
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('setpriv'), reason='needs root to drop privileges')
 def test_not_root_and_missing_names_packages_exit_2():
-    proc = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
-                           'bash', SCRIPT, 'bash', 'hpcval-no-such-pkg-a', 'hpcval-no-such-pkg-b'],
-                          capture_output=True, text=True)
+    # the script comes on stdin: a checkout in a 0700 folder (mktemp -d) is
+    # not readable by the unprivileged user
+    with open(SCRIPT) as script:
+        proc = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                               'bash', '-s', '--', 'bash', 'hpcval-no-such-pkg-a', 'hpcval-no-such-pkg-b'],
+                              stdin=script, capture_output=True, text=True, cwd='/')
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
