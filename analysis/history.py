@@ -87,6 +87,7 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.outdir import swap_into_place as _swap_into_place, write_csv as _write_csv
+from analysis.textfmt import fmt as _fmt, pct as _pct, slug as _slug
 
 SCHEMA_VERSION = '1'
 DEFAULT_THRESHOLD = 0.05
@@ -819,24 +820,6 @@ class Report:
     extra: dict = field(default_factory=dict)
 
 
-def _slug(text):
-    return re.sub(r'[^A-Za-z0-9]+', '_', str(text)).strip('_')[:60] or 'x'
-
-
-def _fmt(value, digits=3):
-    if isinstance(value, (float, np.floating)):
-        if value != value:
-            return ''
-        if abs(value) >= 100:
-            return f'{value:,.1f}'
-        return f'{value:.{digits}g}'
-    return '' if value is None else str(value)
-
-
-def _pct(value):
-    return '' if value is None or value != value else f'{100 * value:.1f} %'
-
-
 def _md(value):
     '''Text from a run inside a Markdown table cell: no cell breaks, no line breaks.'''
     return str(value).replace('|', '\\|').replace('\n', ' ')
@@ -849,10 +832,6 @@ def _env(autoescape=True):
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=_fmt, pct1=_pct, slug=_slug, md=_md)
     return env
-
-
-
-
 
 
 def _png(fig):

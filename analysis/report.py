@@ -6,7 +6,6 @@ reader never sees half a report and a failure leaves the old one intact.
 import base64
 from concurrent.futures import ThreadPoolExecutor
 import datetime as _dt
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import jinja2
 import pandas as pd
 
 from analysis.outdir import swap_into_place as _swap_into_place, write_csv
+from analysis.textfmt import fmt as _fmt, pct as _pct, slug as _slug
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
 from analysis import figures, gan, matmul, microbench, proposal, provenance, scaling, smallfile, stability
@@ -38,10 +38,6 @@ class Report:
     sentences: dict = field(default_factory=dict)  # (check, series) -> one sentence
     floor: float = scaling.DEFAULT_FLOOR
     extra: dict = field(default_factory=dict)      # anything a template needs besides tables
-
-
-def _slug(text):
-    return re.sub(r'[^A-Za-z0-9]+', '_', str(text)).strip('_')[:60] or 'x'
 
 
 #: more boxes than one figure can label: the scaling table's CIs say it
@@ -141,20 +137,6 @@ def _headline_variability(var, frame):
     return pd.concat(keep, ignore_index=True)
 
 
-def _fmt(value, digits=3):
-    if isinstance(value, float):
-        if value != value:
-            return ''
-        if abs(value) >= 100:
-            return f'{value:,.1f}'
-        return f'{value:.{digits}g}'
-    return '' if value is None else str(value)
-
-
-def _pct(value):
-    return '' if value is None or value != value else f'{100 * value:.1f} %'
-
-
 def _size(n):
     return figures.size_label(n)
 
@@ -227,6 +209,5 @@ def render(rep, outdir):
     finally:
         pool.shutdown(wait=True)
     return outdir / 'index.html'
-
 
 
