@@ -12,15 +12,23 @@ import pytest
 from hpcval import campaign, paths, run
 
 
+def _reframe(cmd, action, tmp_path):
+    '''Run a `hpcval run` reframe command line with ``action`` (``-l``,
+    ``--describe``) in place of ``-r``; it must succeed.'''
+    cmd = list(cmd)
+    cmd[cmd.index('-r')] = action
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
+    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc
+
+
 @pytest.mark.parametrize('name', paths.known_campaigns())
 def test_campaign_lists_every_check_it_names(name, tmp_path):
     c = campaign.load(name)
     cmd = run.reframe_command(c.checks, c.system, tmp_path, name, nodes=c.nodes, repeat=1,
                               setvars=c.setvars, extra=c.param_options() + list(c.reframe_options))
-    cmd[cmd.index('-r')] = '-l'
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    proc = _reframe(cmd, '-l', tmp_path)
     listed = set(re.findall(r'^- (\w+) ', proc.stdout, re.M))
     classes = {'mpi_microbench': 'MpiMicrobench', 'matmul': 'MatmulBench', 'gan_training': 'GanTraining',
                'smallfile_io': 'SmallfileIO', 'container_env': 'ContainerEnvIsolation'}
@@ -31,10 +39,7 @@ def _listed(name, tmp_path):
     c = campaign.load(name)
     cmd = run.reframe_command(c.checks, c.system, tmp_path, name, nodes=c.nodes, repeat=1,
                               setvars=c.setvars, extra=c.param_options() + list(c.reframe_options))
-    cmd[cmd.index('-r')] = '-l'
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    proc = _reframe(cmd, '-l', tmp_path)
     return re.findall(r'^- (\w+ [^/\n]*?)\s*/\w+$', proc.stdout, re.M)
 
 
@@ -71,10 +76,7 @@ def test_system_alone_runs_every_workload_over_its_sweep(tmp_path):
     checks, extra = run.whole_system('vcluster', ['-P', 'MpiMicrobench.tasks_per_node=1'])
     assert set(checks) == {'mpi_microbench', 'matmul', 'gan_training', 'smallfile_io'}
     cmd = run.reframe_command(checks, 'vcluster', tmp_path, 'sweep', nodes=[1, 2, 3], extra=extra)
-    cmd[cmd.index('-r')] = '-l'
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    proc = _reframe(cmd, '-l', tmp_path)
     listed = re.findall(r'^- (\w+ [^/\n]*?)\s*/\w+$', proc.stdout, re.M)
     params = [dict(re.findall(r'%(\w+)=(\S+)', line)) | {'check': line.split()[0]} for line in listed]
     by_check = {}
@@ -109,10 +111,7 @@ def test_microbenchmarks_quote_8B_latency_or_the_largest_bandwidth(tmp_path):
     actually run (bw at 1 MiB when the run stops there, not bw_128B).'''
     cmd = run.reframe_command(['mpi_microbench'], 'local', tmp_path, 'x',
                               setvars={'MpiMicrobench.max_message_size': 1 << 20})
-    cmd[cmd.index('-r')] = '--describe'
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _reframe(cmd, '--describe', tmp_path)
     got = {d['benchmark']: d['scaling_pvar'] for d in json.loads(proc.stdout) if 'benchmark' in d}
     assert got == {'latency': 'latency_8B', 'bw': 'bw_1MiB', 'bibw': 'bw_1MiB',
                    'allreduce': 'latency_8B', 'alltoall': 'latency_8B'}
