@@ -82,6 +82,10 @@ site_configuration = {
                                      'env_vars': [['USER', '${USER:-$(id -un)}']]}],
             'extras': {
                 'max_nodes': NODES,
+                # the nodes share this machine's CPUs with ReFrame itself: one case
+                # at a time, end to end, so no compile or sanity check of another
+                # case runs beside a measurement (`hpcval run` passes --exec-policy)
+                'exec_policy': 'serial',
                 'fabrics': FABRICS,
                 'host_mpi': HOST_MPI,
                 'charliecloud': {'image_format': 'dir', 'binds': []},

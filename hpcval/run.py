@@ -168,6 +168,24 @@ def system_nodes(system):
     return list(range(1, 1 + max([int(e.get('max_nodes', 1)) for e in partition_extras(system)] or [1])))
 
 
+def site_policy_options(system, reframe_args=()):
+    """``--exec-policy POLICY`` when a partition of the system declares one
+    (``extras['exec_policy']``) and the user gave none.  A site whose nodes
+    share CPUs with the host that runs ReFrame (the virtual cluster, a
+    workstation) asks for ``serial``: under the default async policy ReFrame
+    sets up, compiles and checks other cases on the host while a job runs,
+    and a benchmark measures that work too."""
+    if any(str(a).startswith('--exec-policy') for a in reframe_args):
+        return []
+    policies = {str(e['exec_policy']) for e in partition_extras(system) if e.get('exec_policy')}
+    if not policies:
+        return []
+    if len(policies) > 1:
+        raise UsageError(f"system {system}: partitions ask for different exec_policy values "
+                         f"({', '.join(sorted(policies))}); ReFrame runs one policy per session")
+    return ['--exec-policy', policies.pop()]
+
+
 def parameterized(reframe_args):
     '''The parameter names (without a TEST. prefix) that ``-P`` options set.'''
     return {spec.split('=', 1)[0].split('.')[-1] for spec in _param_specs(reframe_args) if '=' in spec}
@@ -273,6 +291,7 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
     if faults and system != 'vcluster':
         raise UsageError(f'faults are injected into the virtual cluster only (--system vcluster), not {system!r}')
     session_extras(campaign, tags)        # a label ReFrame cannot carry fails before any folder is made
+    extra = site_policy_options(system, extra) + list(extra)
     rundir = new_run_dir(campaign, runs_root)
     cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags)
     (rundir / 'command.txt').write_text(' '.join(cmd) + '\n')

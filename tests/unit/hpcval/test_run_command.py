@@ -69,3 +69,37 @@ def test_campaign_params_become_reframe_parameterisations():
     camp = campaign.load('containers')
     assert camp.param_options() == ['-P', 'runtime=bare,charliecloud', '-P', 'mpi=host,bundled']
     assert campaign.Campaign(name='x').param_options() == []
+
+
+@pytest.mark.parametrize('system', ['vcluster', 'local'])
+def test_sites_sharing_cpus_with_reframe_run_one_case_at_a_time(system):
+    assert run.site_policy_options(system) == ['--exec-policy', 'serial']
+    # the user's own choice wins, in either spelling
+    assert run.site_policy_options(system, ['--exec-policy', 'async']) == []
+    assert run.site_policy_options(system, ['--exec-policy=async']) == []
+
+
+def test_exec_policy_from_partitions(monkeypatch):
+    monkeypatch.setattr(run, 'partition_extras', lambda system: [{}, {'max_nodes': 4}])
+    assert run.site_policy_options('x') == []
+    monkeypatch.setattr(run, 'partition_extras', lambda system: [{'exec_policy': 'serial'}, {}])
+    assert run.site_policy_options('x') == ['--exec-policy', 'serial']
+    monkeypatch.setattr(run, 'partition_extras',
+                        lambda system: [{'exec_policy': 'serial'}, {'exec_policy': 'async'}])
+    with pytest.raises(UsageError, match='different exec_policy values'):
+        run.site_policy_options('x')
+
+
+def test_the_run_command_file_records_the_site_policy(tmp_path, monkeypatch):
+    seen, real_run = {}, run.subprocess.run
+
+    def fake_run(cmd, **kw):
+        if not str(cmd[0]).endswith('reframe'):
+            return real_run(cmd, **kw)          # git, for the session's tags
+        seen['cmd'] = cmd
+        return type('P', (), {'returncode': 0})()
+    monkeypatch.setattr(run.subprocess, 'run', fake_run)
+    rc, rundir = run.execute(['matmul'], 'local', 'c', runs_root=tmp_path)
+    assert rc == 2                      # no report: ReFrame did not really run
+    line = (rundir / 'command.txt').read_text()
+    assert ' --exec-policy serial' in line and seen['cmd'][-2:] == ['--exec-policy', 'serial']
