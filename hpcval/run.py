@@ -181,9 +181,12 @@ def site_policy_options(system, reframe_args=()):
     if not policies:
         return []
     if len(policies) > 1:
-        raise UsageError(f"system {system}: partitions ask for different exec_policy values "
+        raise UsageError(f"config/{system}.py: partitions ask for different exec_policy values "
                          f"({', '.join(sorted(policies))}); ReFrame runs one policy per session")
-    return ['--exec-policy', policies.pop()]
+    policy = policies.pop()
+    if policy not in ('async', 'serial'):
+        raise UsageError(f"config/{system}.py: exec_policy {policy!r}: ReFrame knows 'async' and 'serial'")
+    return ['--exec-policy', policy]
 
 
 def parameterized(reframe_args):

@@ -86,7 +86,10 @@ def test_exec_policy_from_partitions(monkeypatch):
     assert run.site_policy_options('x') == ['--exec-policy', 'serial']
     monkeypatch.setattr(run, 'partition_extras',
                         lambda system: [{'exec_policy': 'serial'}, {'exec_policy': 'async'}])
-    with pytest.raises(UsageError, match='different exec_policy values'):
+    with pytest.raises(UsageError, match=r'config/x\.py: partitions ask for different exec_policy values'):
+        run.site_policy_options('x')
+    monkeypatch.setattr(run, 'partition_extras', lambda system: [{'exec_policy': 'parallel'}])
+    with pytest.raises(UsageError, match="exec_policy 'parallel': ReFrame knows 'async' and 'serial'"):
         run.site_policy_options('x')
 
 
