@@ -63,12 +63,12 @@ def _cell(base, cand, better, delta, seed):
             'p': stats.mann_whitney(cand, base)}
 
 
-def _runs_needed(base, cand, ratio, delta):
+def _runs_needed(base, cand, ratio, delta, alpha, family):
     if not math.isfinite(ratio) or ratio <= 0:
         return math.nan
     dist = abs(math.log(ratio))
     edge = math.log(1 + delta)
-    return stats.runs_needed(cand, base, abs(edge - dist))
+    return stats.runs_needed(cand, base, abs(edge - dist), alpha=alpha, family=family, difference=dist > edge)
 
 
 def failures(base, cand):
@@ -121,7 +121,7 @@ def compare(base_frame, cand_frame, delta=0.05, alpha=0.05, strict=False, seed=0
                                      r.better, delta, alpha, strict) for r in table.itertuples()]
         table['runs_needed'] = [
             _runs_needed(gb[tuple(getattr(r, k) for k in KEY)], gc[tuple(getattr(r, k) for k in KEY)],
-                         r.ratio, delta) if r.verdict == 'INCONCLUSIVE' else math.nan
+                         r.ratio, delta, alpha, len(table)) if r.verdict == 'INCONCLUSIVE' else math.nan
             for r in table.itertuples()]
         fails = failures(base, cand)
         table = table.merge(fails, on=CASE_KEY, how='left')
@@ -138,6 +138,14 @@ def _one_side_only(mb, mc):
     rows = [dict(zip(KEY, k), side='baseline only') for k in sorted(kb - kc)]
     rows += [dict(zip(KEY, k), side='candidate only') for k in sorted(kc - kb)]
     return pd.DataFrame(rows, columns=KEY + ['side'])
+
+
+def undecided(table):
+    '''The INCONCLUSIVE cells, most runs needed first: what a user must rerun, and how often.'''
+    if table.empty:
+        return table
+    rows = table[table['verdict'] == 'INCONCLUSIVE']
+    return rows.sort_values('runs_needed', ascending=False, na_position='first')
 
 
 def summary(table):

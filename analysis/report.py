@@ -15,7 +15,7 @@ import jinja2
 import pandas as pd
 
 from analysis.outdir import swap_into_place as _swap_into_place, write_csv
-from analysis.textfmt import fmt as _fmt, pct as _pct, slug as _slug
+from analysis.textfmt import fmt as _fmt, markdown_env as _markdown_env, pct as _pct, slug as _slug
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
 from analysis import figures, gan, matmul, microbench, proposal, provenance, scaling, smallfile, stability
@@ -162,6 +162,7 @@ def build_compare(base, cand, delta=0.05, alpha=0.05, strict=False, title='hpcva
     rep.extra.update(delta=delta, alpha=alpha, strict=strict, kind='compare', pvars=list(pvars or []),
                      baseline=base.sources, candidate=cand.sources)
     rep.tables['verdicts'] = table
+    rep.extra['undecided'] = compare_mod.undecided(table)
     rep.tables['one_side_only'] = one_side
     rep.tables['failures'] = fails
     rep.tables['sessions'] = rep.sessions
@@ -198,8 +199,7 @@ def render(rep, outdir):
         prefix = 'compare' if rep.extra.get('kind') == 'compare' else 'index'
         md_name = 'compare.md.j2' if prefix == 'compare' else 'report.md.j2'
         (tmp / 'index.html').write_text(env.get_template(f'{prefix}.html.j2').render(**ctx))
-        md_env = _env()
-        md_env.autoescape = False
+        md_env = _markdown_env(_env())      # every {{ }} escaped as Markdown text
         (tmp / 'report.md').write_text(md_env.get_template(md_name).render(**ctx))
         _swap_into_place(tmp, outdir)
     except BaseException:

@@ -173,17 +173,46 @@ def fisher(k1, n1, k2, n2, alternative='two-sided'):
     return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative=alternative).pvalue)
 
 
-def runs_needed(a, b, gap_log, conf=0.90):
-    '''Runs per side that would likely shrink the CI of log(median ratio) below ``gap_log``.
+def min_exact_p(n):
+    '''The smallest two-sided Mann-Whitney p-value with n runs a side: 2 / C(2n, n) (complete separation).'''
+    return 2 / math.comb(2 * n, n) if n > 0 else 1.0
 
-    Uses the pooled robust spread (IQR/1.349 of log values) and the median's
-    asymptotic efficiency (x 1.2533): n = 2 (z 1.2533 s / gap)^2.
+
+def runs_needed(a, b, gap_log, conf=0.90, alpha=0.05, family=1, power=0.8, difference=True):
+    '''Runs per side likely to decide a cell: the largest of three rules.
+
+    - Width: the CI of log(median ratio) narrower than ``gap_log`` (the distance
+      between the observed log ratio and the edge of +-delta),
+      n = 2 (z 1.2533 s / gap)^2, s the pooled standard deviation of the log
+      values, 1.2533 the median's asymptotic efficiency.
+    - Rank test (Noether): n = (z_{1-a/2} + z_power)^2 / (6 (A - 1/2)^2), A the
+      observed probability that a candidate run exceeds a baseline run and
+      a = alpha / family (Holm's first step).  A few slow baseline runs leave
+      the IQR small but pull A towards 1/2: this is the rule they bind.
+    - Exact floor: complete separation of n a side must pass Holm,
+      2 / C(2n, n) < alpha / family.
+    The last two only with ``difference`` (the ratio lies beyond delta, the
+    cell heads for REGRESSION or IMPROVEMENT); inside delta it heads for
+    EQUIVALENT, which needs the width alone.
     '''
     a, b = _clean(a), _clean(b)
     if gap_log <= 0 or len(a) < 2 or len(b) < 2 or min(a.min(), b.min()) <= 0:
         return math.nan
-    s = math.sqrt((stats.iqr(np.log(a)) ** 2 + stats.iqr(np.log(b)) ** 2) / 2) / 1.349
-    if s == 0:
-        return max(len(a), len(b))
-    z = stats.norm.ppf(0.5 + conf / 2)
-    return int(math.ceil(2 * (z * 1.2533 * s / gap_log) ** 2))
+    level = alpha / max(1, family)
+    n = 2
+    while difference and min_exact_p(n) >= level:
+        n += 1
+    la, lb = np.log(a), np.log(b)
+    s = math.sqrt(((len(la) - 1) * la.var(ddof=1) + (len(lb) - 1) * lb.var(ddof=1)) / (len(la) + len(lb) - 2))
+    if s > 0:
+        z = stats.norm.ppf(0.5 + conf / 2)
+        n = max(n, int(math.ceil(2 * (z * 1.2533 * s / gap_log) ** 2)))
+    if not difference:
+        return n
+    auc = (np.sum(a[:, None] > b[None, :]) + 0.5 * np.sum(a[:, None] == b[None, :])) / (len(a) * len(b))
+    if 0 < auc < 1 and auc != 0.5:
+        zz = stats.norm.ppf(1 - level / 2) + stats.norm.ppf(power)
+        n = max(n, int(math.ceil(zz ** 2 / (6 * (auc - 0.5) ** 2))))
+    elif auc == 0.5:
+        return math.inf        # no separation at all: no run count decides it
+    return n

@@ -149,6 +149,12 @@ def cmd_compare(args):
     if table.empty:
         print('hpcval compare: no case measured on both sides')
     else:
+        undecided = rep.extra['undecided']
+        if not undecided.empty:
+            need = '; '.join(f'{r.case} {r.pvar}: ' + (f'{r.runs_needed:.0f}' if r.runs_needed >= 0 else '?')
+                             for r in undecided.itertuples())
+            print(f'hpcval compare: {len(undecided)} cell(s) not decided (INCONCLUSIVE); '
+                  f'runs per side likely to decide: {need}')
         view = table[['case', 'pvar', 'verdict', 'ratio', 'ci_lo', 'ci_hi', 'p_holm', 'runs_needed']].copy()
         with pd_options():
             print(view.to_string(index=False, float_format=lambda v: f'{v:.4g}'))

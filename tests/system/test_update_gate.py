@@ -1,7 +1,8 @@
 """The regression gate, shown working on the virtual cluster.
 
-Baseline `update-regression`; then an emulated update that halves the hsn
-bandwidth, and separately one that adds OS noise on node2; `hpcval compare`
+Baseline `update-regression`; then an emulated update that shapes the hsn
+to half the baseline's slowest run (update_rate says why), and separately
+one that adds OS noise on node2; `hpcval compare`
 must call REGRESSION where the change hurts and not where it does not, and
 exit 1; with the update undone a third run has no REGRESSION but, possibly,
 hsn bandwidth, which shifts between sessions here.
@@ -20,7 +21,6 @@ cpu1), as real nodes are: otherwise noise on node2 would steal node1's cores.
 """
 import csv
 import re
-import statistics
 
 import pytest
 
@@ -39,6 +39,24 @@ def _verdicts(outdir):
             out[(r['check'], fabric.group(1) if fabric else '', bench.group(1) if bench else '', r['pvar'])] = \
                 r['verdict']
     return out
+
+
+def hsn_bw(rundir):
+    '''The hsn bw_1MiB of every run (MB/s).'''
+    return [v[0] for tc in run_cases(rundir) if tc.get('fabric') == 'hsn' and 'benchmark=bw' in tc['name']
+            for k, v in tc['perfvalues'].items() if k.endswith(':bw_1MiB')]
+
+
+def update_rate(baseline_bw):
+    '''The emulated update, in Mbit/s: half the baseline's slowest run, not half its median.
+
+    A fresh machine's baseline scattered by a factor of two within six runs;
+    half its median then lay inside the baseline's own range and six runs
+    could not tell the two apart.  Below the slowest run every shaped run is
+    slower than every baseline run: complete separation, p = 2/C(12,6) =
+    0.0022 before Holm over the cells, whatever the machine's spread.
+    '''
+    return min(baseline_bw) * 8 / 2            # MB/s -> Mbit/s, halved
 
 
 def _compare(base, cand, out):
@@ -61,10 +79,7 @@ def gate(vcluster, tmp_path_factory):
             return runs / name / 'latest'
 
         base = run('base', 'none')
-        bw = statistics.median(
-            [v[0] for tc in run_cases(base) if tc.get('fabric') == 'hsn' and 'benchmark=bw' in tc['name']
-             for k, v in tc['perfvalues'].items() if k.endswith(':bw_1MiB')])
-        rate = f'{int(bw * 8 / 2)}mbit'            # MB/s -> Mbit/s, halved
+        rate = f'{int(update_rate(hsn_bw(base)))}mbit'
         assert hpcval('cluster', 'emulate', 'fabric', '--net', 'hsn', '--rate', rate).returncode == 0
         fabric = run('fabric', 'hsn-halved')
         assert hpcval('cluster', 'emulate', 'undo').returncode == 0
@@ -79,6 +94,8 @@ def gate(vcluster, tmp_path_factory):
 
 
 def test_halved_hsn_is_a_regression_of_hsn_bandwidth_only(gate, tmp_path):
+    # the shaping is sized below the baseline's slowest run: it must hold
+    assert max(hsn_bw(gate['fabric'])) < min(hsn_bw(gate['base'])), (hsn_bw(gate['base']), hsn_bw(gate['fabric']))
     proc = _compare(gate['base'], gate['fabric'], tmp_path)
     assert proc.returncode == 1, proc.stdout[-3000:]
     v = _verdicts(tmp_path)
@@ -92,12 +109,14 @@ def test_noise_on_node2_hurts_the_fast_network_not_node1s_matmul(gate, tmp_path)
     proc = _compare(gate['base'], gate['noise'], tmp_path)
     assert proc.returncode == 1, proc.stdout[-3000:]
     v = _verdicts(tmp_path)
-    # TCP at 2 GB/s needs the CPU that node2's rank now shares with the noise;
-    # the eth link, shaped to 1 Gbit/s, leaves CPU to spare; node1's DGEMM
-    # runs on a CPU the noise does not touch.  (Point-to-point 8 B latency
-    # doubles too, but scatters by 50 % run to run here: six runs a side do
-    # not make it significant.)
-    assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'REGRESSION', v
+    # The fast network needs the CPU that node2's rank now shares with the
+    # noise; which of its cells the gate calls depends on the machine's own
+    # scatter (tuned machine: bandwidth; a fresh EPYC: latency and allreduce,
+    # bandwidth INCONCLUSIVE), so the gate must call at least one of them.
+    # The eth link, shaped to 1 Gbit/s, leaves CPU to spare; node1's DGEMM
+    # runs on a CPU the noise does not touch.
+    hurt = {k for k, verdict in v.items() if k[1] == 'hsn' and verdict == 'REGRESSION'}
+    assert hurt, v
     assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
     # node1's DGEMM is not called a regression, though the noise on node2's
     # CPU pushes the host's own processes (ReFrame, Slurm's daemons) onto
@@ -108,14 +127,14 @@ def test_noise_on_node2_hurts_the_fast_network_not_node1s_matmul(gate, tmp_path)
 def test_with_the_update_undone_the_gate_passes(gate, tmp_path):
     proc = _compare(gate['base'], gate['again'], tmp_path)
     v = _verdicts(tmp_path)
-    hsn_bw = ('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')
+    hsn_bw_cell = ('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')
     # hsn bandwidth is steady within a session (+-5 % over six runs) but
     # shifts by about 20 % between sessions on this machine (two cores for
     # three nodes' TCP stacks): a CI run found 2.5 GB/s in the baseline and
     # 3.1 GB/s here (IMPROVEMENT).  Six runs of one session do not carry that
     # variance, so hsn bandwidth is the one verdict not asserted here.
     regressions = {k for k, verdict in v.items() if verdict == 'REGRESSION'}
-    assert regressions <= {hsn_bw}, v
+    assert regressions <= {hsn_bw_cell}, v
     assert proc.returncode == (1 if regressions else 0), proc.stdout[-3000:]
     assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
     assert v[('MatmulBench', '', '', 'gflops_n2048')] != 'REGRESSION', v

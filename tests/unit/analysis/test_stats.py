@@ -76,7 +76,7 @@ def test_mann_whitney_and_fisher():
 def test_runs_needed_grows_as_the_gap_shrinks():
     rng = np.random.default_rng(0)
     a, b = np.exp(rng.normal(0, 0.05, 10)), np.exp(rng.normal(0, 0.05, 10))
-    assert stats.runs_needed(a, b, 0.01) > stats.runs_needed(a, b, 0.05) > 0
+    assert stats.runs_needed(a, b, 0.01, difference=False) > stats.runs_needed(a, b, 0.05, difference=False) > 0
     assert math.isnan(stats.runs_needed(a, b, 0))
 
 
@@ -87,3 +87,22 @@ def test_nearly_constant_samples_still_get_an_interval():
     b = [119.39, 119.48, 119.53, 119.53, 119.53, 119.53]
     ratio, lo, hi = stats.ratio_ci(a, b)
     assert ratio == 1.0 and 0.999 < lo <= 1.0 <= hi < 1.002
+
+
+def test_runs_needed_counts_the_slow_runs_the_iqr_hides():
+    # a fresh machine's hsn bandwidth: four fast runs, two at a third of the rate;
+    # the candidate at half.  The IQR of six sees no spread; the test cannot decide
+    base = np.array([2500., 2550., 2480., 2520., 800., 850.])
+    cand = np.array([1200., 1210., 1190., 1205., 1195., 1200.])
+    gap = abs(math.log(np.median(cand) / np.median(base))) - math.log(1.1)
+    assert stats.runs_needed(cand, base, gap) > 6
+    assert stats.runs_needed(cand, base, gap, family=7) > stats.runs_needed(cand, base, gap)
+
+
+def test_runs_needed_is_at_least_what_holm_over_the_family_allows():
+    # steady values: the width rule alone says 2; complete separation of n a
+    # side gives p = 2 / C(2n, n), which must beat alpha / cells
+    a, b = np.array([1.0, 1.001, 0.999]), np.array([2.0, 2.001, 1.999])
+    assert stats.runs_needed(a, b, 0.5, family=1) == 4          # 2/C(8,4) = 0.029 < 0.05
+    assert stats.runs_needed(a, b, 0.5, family=7) == 6          # 2/C(12,6) = 0.0022 < 0.05/7
+    assert stats.min_exact_p(6) == pytest.approx(2 / 924)
