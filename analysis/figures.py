@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from analysis.microbench import BANDWIDTH_BENCHMARKS, LATENCY_BENCHMARKS
+from analysis.textfmt import printable, printable_figure
 
 
 def size_label(x, _pos=None):
@@ -86,6 +87,7 @@ def to_bytes(fig, fmt):
     buf = io.BytesIO()
     # no timestamps in the files: the same data gives the same bytes
     meta = {'Date': None} if fmt == 'svg' else {'Software': None}
+    printable_figure(fig)       # names from the runs: no control character drawn or warned about
     fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
     return buf.getvalue()
 
@@ -186,7 +188,7 @@ def boxes(values, title, ylabel):
     fig = Figure(figsize=(7.5, 4.2), layout='constrained')
     ax = fig.add_subplot()
     labels = list(values)
-    ax.boxplot([values[k] for k in labels], tick_labels=labels, showfliers=True,
+    ax.boxplot([values[k] for k in labels], tick_labels=[printable(k) for k in labels], showfliers=True,
                notch=all(len(values[k]) >= 6 for k in labels))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -206,7 +208,7 @@ def ratios(table, title):
     hi = (table['ci_hi'] - table['ratio']).clip(lower=0).fillna(0)
     ax.errorbar(table['ratio'], y, xerr=[lo, hi], fmt='o', capsize=3)
     ax.axvline(1, color='black', lw=1)
-    ax.set_yticks(y, labels, fontsize='small')
+    ax.set_yticks(y, [printable(lbl) for lbl in labels], fontsize='small')
     ax.invert_yaxis()
     ax.set_xlabel('ratio of medians (95 % CI: BCa bootstrap; order statistics above 500 runs)')
     ax.set_title(title)
@@ -232,7 +234,7 @@ def forest(table, delta, title, max_rows=40):
         lo = (s['ratio'] - s['ci_lo']).clip(lower=0).fillna(0)
         hi = (s['ci_hi'] - s['ratio']).clip(lower=0).fillna(0)
         ax.errorbar(s['ratio'], y[sel], xerr=[lo, hi], fmt='o', color=colour, capsize=3, label=verdict)
-    labels = [f'{r.case} {r.pvar}' for r in t.itertuples()]
+    labels = [printable(f'{r.case} {r.pvar}') for r in t.itertuples()]
     ax.set_yticks(y, [lbl if len(lbl) < 60 else lbl[:57] + '...' for lbl in labels], fontsize='small')
     ax.invert_yaxis()
     ax.set_xlabel('candidate / baseline (median ratio, 95 % BCa CI)')

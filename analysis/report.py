@@ -6,15 +6,14 @@ reader never sees half a report and a failure leaves the old one intact.
 import base64
 from concurrent.futures import ThreadPoolExecutor
 import datetime as _dt
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
-from analysis.outdir import swap_into_place as _swap_into_place, write_csv
+from analysis import outdir as outdir_mod
+from analysis.outdir import write_csv
 from analysis.textfmt import fmt as _fmt, markdown_env as _markdown_env, pct as _pct, slug as _slug
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
@@ -172,42 +171,42 @@ def build_compare(base, cand, delta=0.05, alpha=0.05, strict=False, title='hpcva
     return rep
 
 
-def render(rep, outdir):
-    '''Write ``rep`` to ``outdir`` atomically; returns the index.html path.'''
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.tmp-', dir=outdir.parent))
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        (tmp / 'tables').mkdir()
-        (tmp / 'figures').mkdir()
-        # Arrow's CSV writer releases the GIL: tables are written while the figures render
-        writes = [pool.submit(write_csv, df, tmp / 'tables' / f'{name}.csv') for name, df in rep.tables.items()]
-        embedded = {}
-        for name, (caption, fig) in rep.figures.items():
-            png = figures.to_bytes(fig, 'png')
-            (tmp / 'figures' / f'{name}.png').write_bytes(png)
-            (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
-            embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
-        cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
-        failed_cases = cases[cases_mod.failed(cases['result'])]
-        for w in writes:
-            w.result()
-        ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct, 'failed_cases': failed_cases,
-               'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
-        env = _env()
-        prefix = 'compare' if rep.extra.get('kind') == 'compare' else 'index'
-        md_name = 'compare.md.j2' if prefix == 'compare' else 'report.md.j2'
-        (tmp / 'index.html').write_text(env.get_template(f'{prefix}.html.j2').render(**ctx))
-        md_env = _markdown_env(_env())      # every {{ }} escaped as Markdown text
-        (tmp / 'report.md').write_text(md_env.get_template(md_name).render(**ctx))
-        _swap_into_place(tmp, outdir)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)   # no writer left in the folder we remove
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return outdir / 'index.html'
+def render(rep, outdir, inputs=()):
+    '''Write ``rep`` to ``outdir`` whole (analysis.outdir says which folders may be); returns index.html.
+
+    ``inputs``: the paths the report was made from, besides ``rep.sources``.
+    '''
+    kind = 'compare' if rep.extra.get('kind') == 'compare' else 'report'
+    with outdir_mod.writing(outdir, [*inputs, *rep.sources], kind=kind) as tmp:
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            (tmp / 'tables').mkdir()
+            (tmp / 'figures').mkdir()
+            # Arrow's CSV writer releases the GIL: tables are written while the figures render
+            writes = [pool.submit(write_csv, df, tmp / 'tables' / f'{name}.csv') for name, df in rep.tables.items()]
+            embedded = {}
+            for name, (caption, fig) in rep.figures.items():
+                png = figures.to_bytes(fig, 'png')
+                (tmp / 'figures' / f'{name}.png').write_bytes(png)
+                (tmp / 'figures' / f'{name}.svg').write_bytes(figures.to_bytes(fig, 'svg'))
+                embedded[name] = (caption, base64.b64encode(png).decode('ascii'))
+            cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
+            failed_cases = cases[cases_mod.failed(cases['result'])]
+            for w in writes:
+                w.result()
+            ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct, 'failed_cases': failed_cases,
+                   'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+            env = _env()
+            prefix = 'compare' if rep.extra.get('kind') == 'compare' else 'index'
+            md_name = 'compare.md.j2' if prefix == 'compare' else 'report.md.j2'
+            (tmp / 'index.html').write_text(env.get_template(f'{prefix}.html.j2').render(**ctx))
+            md_env = _markdown_env(_env())      # every {{ }} escaped as Markdown text
+            (tmp / 'report.md').write_text(md_env.get_template(md_name).render(**ctx))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)   # no writer left in the folder we remove
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    return Path(outdir) / 'index.html'
 
 

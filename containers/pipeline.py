@@ -89,7 +89,7 @@ class Charliecloud:
 class Pipeline:
     def __init__(self, folder=None, storage=None, mirror=None, formats=FORMATS,
                  root=recipes.RECIPES, echo=print):
-        self.folder = Path(folder or store.image_folder())
+        self.folder = store.check_folder(folder or store.image_folder())
         self.storage = Path(storage or self.folder.parent / 'ch-image')
         self.mirror = mirror or os.environ.get('HPCVAL_DEBIAN_MIRROR', DEFAULT_MIRROR)
         self.formats = tuple(formats)

@@ -31,6 +31,21 @@ def image_folder():
     return Path(os.environ.get('HPCVAL_IMAGES', ROOT / '.cache' / 'images'))
 
 
+def check_folder(folder):
+    '''The image folder, if hpcval may write it: absent, empty, or holding its index.json
+    (the rule of analysis.outdir, for the image store).'''
+    folder = Path(folder)
+    if folder.is_symlink() and not folder.is_dir():
+        raise UsageError(f'{folder}: refused as image folder: a symbolic link to no folder')
+    if folder.exists():
+        if not folder.is_dir():
+            raise UsageError(f'{folder}: refused as image folder: exists and is not a folder')
+        if not (folder / 'index.json').is_file() and any(os.scandir(folder)):
+            raise UsageError(f'{folder}: refused as image folder: not an hpcval image folder '
+                             '(no index.json) and not empty')
+    return folder
+
+
 def min_free_bytes():
     text = os.environ.get('HPCVAL_MIN_FREE_GB', str(DEFAULT_MIN_FREE_GB))
     try:

@@ -90,3 +90,15 @@ def test_parse_failure_without_instruction_keeps_the_error():
     out = 'error: can\'t parse: containers/x/Dockerfile:5,7\n'
     assert pipeline.failing_instruction(out, 'containers/x/Dockerfile') == \
         "containers/x/Dockerfile: can't parse: containers/x/Dockerfile:5,7"
+
+
+def test_the_image_folder_must_be_absent_empty_or_an_image_store(tmp_path):
+    assert store.check_folder(tmp_path / 'new') == tmp_path / 'new'
+    assert store.check_folder(tmp_path) == tmp_path                  # empty
+    (tmp_path / 'mine.txt').write_text('user data')
+    with pytest.raises(UsageError, match='not an hpcval image folder'):
+        pipeline.Pipeline(folder=tmp_path)
+    (tmp_path / 'index.json').write_text('{"images": {}}')
+    assert store.check_folder(tmp_path) == tmp_path                  # ours
+    with pytest.raises(UsageError, match='not a folder'):
+        store.check_folder(tmp_path / 'mine.txt')
