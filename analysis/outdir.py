@@ -13,8 +13,9 @@ an input, and one inside an input (inputs are never modified).
 A report is built in ``.NAME.tmp-*`` beside the target and renamed into
 place, the old one moved to ``.NAME.old-*`` and removed: a reader never
 sees half a report.  Writers of one target are serialised by ``flock`` on
-``.NAME.lock`` beside it, so one whole report wins; under that lock the
-temporary and old folders of killed runs are removed.  SIGTERM and SIGINT
+``.NAME.lock`` beside it (removed by its holder), so one whole report
+wins; under that lock the temporary and old folders of killed runs are
+removed.  SIGTERM and SIGINT
 raise in the main thread (``hpcval.cli``), and the temporary folder goes.
 
 Light on imports on purpose (no scipy): `hpcval history show` has a time
@@ -152,12 +153,8 @@ def writing(outdir, inputs=(), kind='report'):
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _refuse(str(outdir), f'cannot make {target.parent}: {err.strerror}')
+    lock = _lock(target.parent / f'.{target.name}.lock', outdir)
     try:
-        lock = open(target.parent / f'.{target.name}.lock', 'a')
-    except OSError as err:
-        _refuse(str(outdir), f'cannot lock it in {target.parent}: {err.strerror}')
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)           # released when the file closes
         check(outdir, inputs)                      # as it is now, not before the wait
         _clean_stale(target)
         tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
@@ -168,6 +165,34 @@ def writing(outdir, inputs=(), kind='report'):
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    finally:
+        _unlock(lock)
+
+
+def _lock(path, outdir):
+    '''An exclusive flock on ``path``, created if need be; retried when the holder before
+    us removed the file meanwhile (we would hold a lock on a name nobody else sees).'''
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            _refuse(str(outdir), f'cannot lock it in {path.parent}: {err.strerror}')
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd, path
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _unlock(lock):
+    fd, path = lock
+    try:
+        os.unlink(path)                            # while still held: the next writer makes a new one
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 def swap_into_place(tmp, outdir):

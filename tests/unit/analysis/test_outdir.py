@@ -84,7 +84,7 @@ def test_absent_empty_and_earlier_outputs_are_written(run1, tmp_path):
     (legacy / 'notes.txt').write_text('mine')
     with pytest.raises(InputError):
         outdir.check(legacy)
-    leftovers = [p.name for p in (tmp_path / 'reports').iterdir() if p.name.startswith('.') and 'lock' not in p.name]
+    leftovers = [p.name for p in (tmp_path / 'reports').iterdir() if p.name.startswith('.')]
     assert leftovers == []
 
 
@@ -94,7 +94,7 @@ def test_stale_temporary_and_old_folders_are_removed_on_the_next_run(run1, tmp_p
         (parent / stale / 'tables').mkdir(parents=True)
     (parent / '.other.tmp-keep').mkdir()          # another target's: not ours to remove now
     assert hpcval('report', run1, '-o', parent / 'r').returncode == 0
-    assert sorted(p.name for p in parent.iterdir() if p.name.startswith('.')) == ['.other.tmp-keep', '.r.lock']
+    assert sorted(p.name for p in parent.iterdir() if p.name.startswith('.')) == ['.other.tmp-keep']
 
 
 _WRITER = '''
@@ -143,7 +143,7 @@ def test_concurrent_writers_are_serialised_and_one_whole_report_wins(tmp_path):
     who, started = (out / 'who').read_text().split()
     assert who == 'b' and (out / 'done').is_file() and (out / outdir.MARKER).is_file()
     assert float(started) >= a_done            # b waited for a's lock: it began after a had finished
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['.r.lock', 'r']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['r']
 
 
 def test_killed_writer_leaves_a_temp_that_the_next_writer_removes(tmp_path):
