@@ -19,6 +19,7 @@ hazard.
 """
 import os
 import re
+import shlex
 import sys
 
 import reframe as rfm
@@ -72,7 +73,7 @@ class ContainerEnvIsolation(rfm.RunOnlyRegressionTest, ProvenanceMixin):
             cp.options = ['--home']
         # The user's home for this job: a stage-local one holding the host-side
         # copies of the packages, so the real HOME is never touched.
-        home = os.path.join(self.stagedir, 'host-home')
+        home = shlex.quote(os.path.join(self.stagedir, 'host-home'))
         self.prerun_cmds = [
             f'mkdir -p {home}/.local/lib/python3.11/site-packages/hpcval_probe '
             f'{home}/.julia/packages/HpcvalProbe',

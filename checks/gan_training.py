@@ -14,6 +14,7 @@ case in well under a minute on a 2-core machine; on a real system raise
 """
 import os
 import re
+import shlex
 import sys
 
 import reframe as rfm
@@ -24,7 +25,7 @@ from reframe.core.builtins import (parameter, run_after, run_before,
 sys.path.insert(0, os.path.dirname(__file__))
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems, job_problems, unbind_for_threads)
+                           assert_no_problems, job_problems, shell_words, unbind_for_threads)
 
 _SUMMARY = {
     'samples_per_s': (r'^# Samples per second: ([0-9.]+)$', 'samples/s'),
@@ -90,8 +91,9 @@ class GanTraining(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
                 '--seed', str(self.seed)]
         if self.inject:
             opts += ['--inject', self.inject]
-        self.executable = self.python
-        self.executable_opts = [os.path.join(self.stagedir, 'gan3d_train.py')] + opts
+        opts = shell_words(opts)
+        self.executable = shlex.quote(self.python)
+        self.executable_opts = shell_words([os.path.join(self.stagedir, 'gan3d_train.py')]) + opts
         self.container_command = ' '.join(['python3', '/rfm_workdir/gan3d_train.py'] + opts)
         self.setup_container()
 

@@ -10,6 +10,7 @@ float64 peak), ``clock_ghz``, ``flops_per_cycle``.
 """
 import os
 import re
+import shlex
 import sys
 
 import reframe as rfm
@@ -21,7 +22,7 @@ from reframe.core.builtins import (parameter, run_after, run_before,
 sys.path.insert(0, os.path.dirname(__file__))
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems, job_problems, unbind_for_threads)
+                           assert_no_problems, job_problems, shell_words, unbind_for_threads)
 
 _ROW = re.compile(r'^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s*$', re.M)
 _PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.M)
@@ -52,7 +53,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
         if cores:
             self.num_cpus_per_task = cores
         extras = self.current_partition.extras
-        self.executable = self.python
+        self.executable = shlex.quote(self.python)
         self.executable_opts = [os.path.join(self.stagedir, 'matmul_bench.py'),
                                 '--backend', self.backend, '--dtype', self.dtype,
                                 '--sizes', ','.join(str(int(n)) for n in self.sizes),
@@ -60,6 +61,7 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
         for key in ('peak_gflops', 'clock_ghz', 'flops_per_cycle'):
             if extras.get(key):
                 self.executable_opts += [f'--{key.replace("_", "-")}', str(extras[key])]
+        self.executable_opts = shell_words(self.executable_opts)
         # in an image: its python, the same script from the stage directory
         self.container_command = ' '.join(['python3', '/rfm_workdir/matmul_bench.py']
                                           + self.executable_opts[1:])

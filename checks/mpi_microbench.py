@@ -6,6 +6,7 @@ Every message size becomes a performance variable (``latency_8B``,
 ``bw_4MiB``, ...), so the whole curve lands in the run report.
 """
 import os
+import shlex
 import shutil
 import sys
 
@@ -19,7 +20,7 @@ from common import osu                                          # noqa: E402
 from common.containers import ContainerMixin                    # noqa: E402
 from common.fabrics import FabricMixin                          # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems, job_problems)
+                           assert_no_problems, job_problems, shell_words)
 
 #: benchmark -> (metric, OSU binary, smallest size, point-to-point?)
 BENCHMARKS = {
@@ -122,23 +123,24 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
             for flag, value in (('-I', self.num_iters_large), ('-X', self.num_warmup_large)):
                 if value is not None:
                     opts += [flag, str(value)]
-            self.executable = os.path.join(builtdir, 'osu_mpi')
-            self.executable_opts = [self.benchmark] + opts
+            binary = os.path.join(builtdir, 'osu_mpi')
+            self.executable = shlex.quote(binary)
+            self.executable_opts = shell_words([self.benchmark] + opts)
             # in an image: the image's own build of the same source
-            self.container_command = ' '.join(['/opt/hpcval/bin/osu_mpi', self.benchmark] + opts)
+            self.container_command = ' '.join(['/opt/hpcval/bin/osu_mpi'] + self.executable_opts)
             self.setup_container()
         else:
             self.skip_if(self.runtime != 'bare', 'real OSU binaries are run bare only')
             binary = self._find_osu_binary(BENCHMARKS[self.benchmark][1])
             self.skip_if(binary is None, f'no {BENCHMARKS[self.benchmark][1]} in OSU_DIR or PATH')
-            self.executable = binary
-            self.executable_opts = opts
+            self.executable = shlex.quote(binary)
+            self.executable_opts = shell_words(opts)
             # Real OSU binaries do not print the library: a probe built with the
             # same MPI wrapper and launched the same way prints it first.
             launcher = self.job.launcher.run_command(self.job)
-            self.prerun_cmds = [f'{launcher} {os.path.join(builtdir, "osu_mpi")} version']
+            self.prerun_cmds = [f'{launcher} {shlex.quote(os.path.join(builtdir, "osu_mpi"))} version']
         self.benchmark_binary = (f'{self.container_image}:/opt/hpcval/bin/osu_mpi'
-                                 if self.runtime != 'bare' else self.executable)
+                                 if self.runtime != 'bare' else binary)
 
     def _find_osu_binary(self, name):
         if self.osu_dir:

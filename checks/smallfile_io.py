@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame l
 from common import mdtest                                       # noqa: E402
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
-                           assert_no_problems, job_problems)
+                           assert_no_problems, job_problems, shell_words)
 
 TARGETS = ('home', 'work', 'ramdisk')
 #: file operations reported as performance variables (mdtest's row names)
@@ -206,11 +206,12 @@ class SmallfileIO(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
             if self.fail_rank >= 0 and self.fail_after_files >= 0:
                 test_opts = ['--fail-rank', str(self.fail_rank), '--fail-after-files',
                              str(self.fail_after_files), '--fail-mode', self.fail_mode]
-            self.executable = os.path.join(builtdir, 'smallfile_md')
-            self.executable_opts = ['-d', shlex.quote(self.target_path), '-R', self.run_dir] + opts + test_opts
+            binary = os.path.join(builtdir, 'smallfile_md')
+            self.executable = shlex.quote(binary)
+            self.executable_opts = shell_words(['-d', self.target_path, '-R', self.run_dir] + opts + test_opts)
             # in an image: the image's own build, the target bound at /scratch
-            self.container_command = ' '.join(['/opt/hpcval/bin/smallfile_md', '-d', CONTAINER_TARGET,
-                                               '-R', self.run_dir] + opts + test_opts)
+            self.container_command = ' '.join(shell_words(['/opt/hpcval/bin/smallfile_md', '-d', CONTAINER_TARGET,
+                                                           '-R', self.run_dir] + opts + test_opts))
             self.setup_container()
             if self.runtime != 'bare':
                 self.container_platform.mount_points.append((self.target_path, CONTAINER_TARGET))
@@ -221,19 +222,19 @@ class SmallfileIO(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
             self.skip_if(self.runtime != 'bare', 'the real mdtest is run bare only')
             binary = self.mdtest_path or shutil.which('mdtest')
             self.skip_if(not binary or not os.path.exists(binary), 'no mdtest in MDTEST or PATH')
-            self.executable = binary
+            self.executable = shlex.quote(binary)
             # -u: a directory per rank; -F: files only; -e/-w: read/write B bytes
-            self.executable_opts = ['-n', str(self.files_per_rank), '-w', str(self.file_bytes),
-                                    '-e', str(self.file_bytes), '-u', '-F', '-i', str(self.iterations),
-                                    '-d', shlex.quote(self.run_path)]
+            self.executable_opts = shell_words(['-n', self.files_per_rank, '-w', self.file_bytes,
+                                                '-e', self.file_bytes, '-u', '-F', '-i', self.iterations,
+                                                '-d', self.run_path])
             # mdtest prints no MPI library: a probe built with the same wrapper
             # and launched the same way prints it first.  The target is checked
             # here, the way smallfile_md checks it, before anything is created.
             launcher = self.job.launcher.run_command(self.job)
-            self.prerun_cmds = [f'{launcher} {os.path.join(builtdir, "smallfile_md")} version'
+            self.prerun_cmds = [f'{launcher} {shlex.quote(os.path.join(builtdir, "smallfile_md"))} version'
                                 ] + self._check_target(f'mkdir -- {shlex.quote(self.run_path)}')
         self.benchmark_binary = (f'{self.container_image}:/opt/hpcval/bin/smallfile_md'
-                                 if self.runtime != 'bare' else self.executable)
+                                 if self.runtime != 'bare' else binary)
 
     def _check_target(self, then=':'):
         '''Job script lines: the ERROR line smallfile_md would print for a bad target, else `then`.'''

@@ -5,7 +5,8 @@ A campaign file is YAML (``yaml.safe_load``) validated against ``SCHEMA``
 (JSON Schema, ``additionalProperties: false`` everywhere): a fault is one line
 naming the file, the path inside it and the fault, e.g.
 ``campaigns/x.yaml: repeat: 'three' is not of type 'integer'``, raised as a
-UsageError (exit 2).
+UsageError (exit 2).  YAML aliases (``*name``) are refused: a campaign needs
+none, and nine lines of them ("billion laughs") expand to 9^9 values.
 """
 import re
 from dataclasses import dataclass, field
@@ -187,6 +188,32 @@ def validate(data, where):
         raise UsageError(f'{where}: {fault}')
 
 
+class _AliasFound(Exception):
+    def __init__(self, anchor, line):
+        super().__init__(anchor)
+        self.anchor, self.line = anchor, line
+
+
+def _safe_load(text):
+    '''``yaml.safe_load`` that stops at the first alias, before anything is built:
+    a value repeated through aliases is repeated again in every error message
+    about it (2 GB and a minute for a 472-byte file).'''
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise _AliasFound(event.anchor, event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+
+    loader = NoAliases(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_file(path, name=None):
     '''The campaign in a YAML file; UsageError (one line) when it is not one.'''
     import yaml
@@ -197,7 +224,10 @@ def load_file(path, name=None):
     except OSError as err:
         raise UsageError(f'{where}: cannot read ({err.strerror or err})')
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text)
+    except _AliasFound as alias:
+        raise UsageError(f'{where}: line {alias.line}: YAML aliases (*name) are not allowed in a campaign '
+                         f'(*{alias.anchor}: write the value out)') from None
     except yaml.YAMLError as err:
         mark = getattr(err, 'problem_mark', None)
         line = f'line {mark.line + 1}: ' if mark is not None else ''

@@ -1,15 +1,26 @@
 """hpcval command line: run, report, compare, image, cluster.
 
 Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
-2 usage or input error (one line naming the file and the fault).
+2 usage or input error (one line naming the file and the fault, nothing written);
+3 a bug in hpcval (one line; the traceback with --debug).
 """
 import argparse
 import re
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 from hpcval import __version__
 from hpcval.errors import UsageError
+
+
+def _p(text):
+    '''Text that holds data (names, hosts, paths) as printed: control characters
+    as visible escapes (analysis.textfmt.printable), imported only when printing.'''
+    from analysis.textfmt import printable
+    return printable(text)
 
 
 def _nodes(text):
@@ -31,6 +42,8 @@ def _setvar(text):
 def cmd_run(args):
     from hpcval import campaign as campaigns
     from hpcval import run
+    if args.name is not None:
+        run.check_label(args.name, '--name')       # before anything is read or made
     if args.campaign:
         camp = campaigns.load(args.campaign)
     else:
@@ -48,9 +61,9 @@ def cmd_run(args):
         checks, extra = run.whole_system(system, extra)
         nodes = args.nodes or run.system_nodes(system)        # 1 .. the partition's max_nodes
         swept = extra[:len(extra) - given][1::2]
-        print(f'hpcval run: no check named: {" ".join(checks)} on {system}, '
-              f'nodes {",".join(map(str, nodes))}'
-              + (f', swept over {" ".join(swept)}' if swept else ''), flush=True)
+        print(_p(f'hpcval run: no check named: {" ".join(checks)} on {system}, '
+                 f'nodes {",".join(map(str, nodes))}'
+                 + (f', swept over {" ".join(swept)}' if swept else '')), flush=True)
     user_tags = dict(run.parse_tag(t) for t in args.tag or [])    # a bad tag: exit 2, nothing run
     # session extras: the campaign's tags, the images' digests, then the user's --tag
     tags = {'hpcval_campaign_def': camp.name} if args.campaign else {}
@@ -60,8 +73,9 @@ def cmd_run(args):
     tags.update(user_tags)
     from cluster import faults as faults_mod
     faults = [faults_mod.parse(f) for f in list(camp.faults or []) + list(args.fault or [])]
+    action = 'list' if args.list else 'dry-run' if args.dry_run else 'run'
     rc, _ = run.execute(checks, system, args.name or camp.name, nodes, repeat, setvars, extra,
-                        tags=tags, faults=faults)
+                        tags=tags, faults=faults, action=action)
     return rc
 
 
@@ -96,13 +110,14 @@ def _campaign_of(*datasets):
     from hpcval import campaign
     camp = campaign.of_sessions(*(d.sessions for d in datasets))
     if camp is not None and camp.report:
-        print(f"hpcval {'compare' if len(datasets) == 2 else 'report'}: report options not given "
-              f"on the command line come from campaign '{camp.name}' ({camp.path.name})")
+        print(_p(f"hpcval {'compare' if len(datasets) == 2 else 'report'}: report options not given "
+                 f"on the command line come from campaign '{camp.name}' ({camp.path.name})"))
     return camp
 
 
 def cmd_report(args):
-    from analysis import ingest, report, scaling
+    from analysis import ingest, outdir, report, scaling
+    outdir.check(args.output, args.inputs)         # before any work: a refused folder costs nothing
     dataset = ingest.load(args.inputs, better=dict(args.better or []))   # all input checked first
     out = Path(args.output)
     opts = {}
@@ -112,16 +127,17 @@ def cmd_report(args):
     title = args.title or opts.get('title') or f'hpcval report: {out.name}'
     mode = args.mode or opts.get('mode')
     floor = args.floor if args.floor is not None else opts.get('floor', scaling.DEFAULT_FLOOR)
-    index = report.render(report.build(dataset, title, mode=mode, floor=floor), out)
-    print(f'hpcval report: {len(dataset.sources)} input file(s), '
-          f'{dataset.frame["display_name"].nunique()} test case(s) -> {index}')
+    index = report.render(report.build(dataset, title, mode=mode, floor=floor), out, inputs=args.inputs)
+    print(_p(f'hpcval report: {len(dataset.sources)} input file(s), '
+             f'{dataset.frame["display_name"].nunique()} test case(s) -> {index}'))
     if dataset.warnings:
         print(f'hpcval report: {len(dataset.warnings)} warning(s), listed in the report', file=sys.stderr)
     return 0
 
 
 def cmd_compare(args):
-    from analysis import ingest, report
+    from analysis import ingest, outdir, report
+    outdir.check(args.output, [args.baseline, args.candidate])
     better = dict(args.better or [])
     base = ingest.load([args.baseline], better=better)
     cand = ingest.load([args.candidate], better=better)
@@ -141,8 +157,8 @@ def cmd_compare(args):
         if not kept:
             raise UsageError(f"no performance variable matches {' '.join(pvars)}{origin} "
                              f"({len(names)} in the runs, e.g. {', '.join(sorted(names)[:5])})")
-        print(f"hpcval compare: {len(kept)} of {len(names)} performance variables match "
-              f"{' '.join(pvars)}; the others are left out (and out of the Holm correction)")
+        print(_p(f"hpcval compare: {len(kept)} of {len(names)} performance variables match "
+                 f"{' '.join(pvars)}; the others are left out (and out of the Holm correction)"))
     rep = report.build_compare(base, cand, delta=delta, alpha=args.alpha, strict=args.strict,
                                title=title, pvars=pvars)
     table = rep.tables['verdicts']
@@ -153,16 +169,18 @@ def cmd_compare(args):
         if not undecided.empty:
             need = '; '.join(f'{r.case} {r.pvar}: ' + (f'{r.runs_needed:.0f}' if r.runs_needed >= 0 else '?')
                              for r in undecided.itertuples())
-            print(f'hpcval compare: {len(undecided)} cell(s) not decided (INCONCLUSIVE); '
-                  f'runs per side likely to decide: {need}')
+            print(_p(f'hpcval compare: {len(undecided)} cell(s) not decided (INCONCLUSIVE); '
+                     f'runs per side likely to decide: {need}'))
         view = table[['case', 'pvar', 'verdict', 'ratio', 'ci_lo', 'ci_hi', 'p_holm', 'runs_needed']].copy()
+        for c in ('case', 'pvar', 'verdict'):      # names from the runs: no escape sequence reaches the terminal
+            view[c] = view[c].map(_p)
         with pd_options():
             print(view.to_string(index=False, float_format=lambda v: f'{v:.4g}'))
     for r in rep.tables['one_side_only'].itertuples():
-        print(f'{r.side}: {r.case} {r.pvar}')
-    index = report.render(rep, Path(args.output))
+        print(_p(f'{r.side}: {r.case} {r.pvar}'))
+    index = report.render(rep, Path(args.output), inputs=[args.baseline, args.candidate])
     counts = ', '.join(f'{n} {v}' for v, n in rep.summary.items())
-    print(f'hpcval compare: {counts} -> {index}')
+    print(_p(f'hpcval compare: {counts} -> {index}'))
     return 1 if rep.summary.get('REGRESSION') else 0
 
 
@@ -175,6 +193,8 @@ def parser():
     p = argparse.ArgumentParser(prog='hpcval', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--version', action='version', version=f'hpcval {__version__}')
+    p.add_argument('--debug', action='store_true',
+                   help='on an internal error (exit 3) print the traceback (may stand anywhere before --)')
     sub = p.add_subparsers(dest='command', required=True)
 
     r = sub.add_parser('run', help='run checks through ReFrame; store the run report under runs/')
@@ -193,8 +213,15 @@ def parser():
                    help='inject a fault into the virtual cluster while the run goes on: '
                         'kill-rank:every=S[:after=A][:node=N] or stop-slurmd:node=N:after=A:for=F[:every=S]; '
                         'repeatable; actions are logged to faults.log in the run directory')
-    r.epilog = ('Options after a lone -- go to reframe unchanged.  Every run directory holds '
-                'report.json and junit.xml (JUnit XML for CI).')
+    what = r.add_mutually_exclusive_group()
+    what.add_argument('--list', action='store_true',
+                      help='list the test cases the run would make (ReFrame -l); runs nothing, makes no run folder')
+    what.add_argument('--dry-run', action='store_true',
+                      help='make the job scripts but run nothing (ReFrame --dry-run), in '
+                           'runs/<name>/<timestamp>-dry-run/stage/; no run report, latest left alone')
+    r.epilog = ('Options after a lone -- go to reframe unchanged, except its actions (-l, --dry-run, '
+                '--describe, ...): hpcval gives -r, so use --list or --dry-run.  Every run directory but a '
+                "dry run's holds report.json and junit.xml (JUnit XML for CI).")
     r.set_defaults(func=cmd_run)
 
     rp = sub.add_parser('report', help='turn run reports into an HTML/Markdown/CSV report')
@@ -235,23 +262,47 @@ def parser():
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    '''SIGTERM, raised in the main thread so that what is half written is removed, as on Ctrl-C.'''
+
+
+def _terminated(signum, _frame):
+    raise Terminated(signum)
+
+
 def main(argv=None):
     from analysis.errors import InputError
+    from analysis.redact import redact_text     # an error may quote a command line or a value
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough = []
     if '--' in argv:
         i = argv.index('--')
         argv, passthrough = argv[:i], argv[i + 1:]
+    debug = '--debug' in argv                  # anywhere before --, not only before the subcommand
+    argv = [a for a in argv if a != '--debug']
     args = parser().parse_args(argv)
     args.reframe_args = passthrough
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except (UsageError, InputError) as err:
-        print(f'hpcval {args.command}: error: {err}', file=sys.stderr)
+        print(_p(f'hpcval {args.command}: error: {redact_text(str(err))}'), file=sys.stderr)
         return 2
+    except Terminated:
+        print(f'hpcval {args.command}: terminated', file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f'hpcval {args.command}: interrupted', file=sys.stderr)
         return 130
+    except Exception as err:                   # noqa: BLE001 - the last line of defence, by design
+        if debug:
+            traceback.print_exc()
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        print(_p(f'hpcval {args.command}: internal error (a bug in hpcval, please report it): '
+                 f'{type(err).__name__}: {redact_text(str(err))} [{Path(where.filename).name}:{where.lineno}]'
+                 + ('' if debug else '; rerun with --debug for the traceback')), file=sys.stderr)
+        return 3
 
 
 if __name__ == '__main__':

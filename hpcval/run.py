@@ -7,13 +7,22 @@ hpcval_version, hpcval_git, hpcval_campaign_def (the campaign file, with
 ``--campaign``), the campaign's ``tags``, ``image_<name>`` (the first 12 hex
 digits of each image digest the checks may use, when a container runtime is
 among the variants) and the user's ``--tag KEY=VALUE``.
+
+``--list`` (ReFrame ``-l``) works in a temporary folder and keeps nothing;
+``--dry-run`` (ReFrame ``--dry-run``) keeps its job scripts in
+runs/<label>/<timestamp>-dry-run/ (marked by a DRY-RUN file, with no run
+report or perflog: what ReFrame records of a dry run are cases that "pass"
+with no values) and leaves ``latest`` alone.
 """
 import datetime as _dt
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hpcval import __version__, campaign as campaigns, paths
@@ -142,11 +151,15 @@ def partition_extras(system):
     module (run in this process; the environment it sets is put back)."""
     import runpy
     saved = dict(os.environ)
+    scratch = tempfile.mkdtemp(prefix='hpcval-config-')
     try:
+        # the config makes its log folder at load time: not runs/adhoc in the current directory
+        os.environ['HPCVAL_RUN_DIR'] = scratch
         conf = runpy.run_path(str(paths.CONFIGS / f'{system}.py'))['site_configuration']
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        shutil.rmtree(scratch, ignore_errors=True)
     return [part.get('extras') or {} for sysconf in conf.get('systems', [])
             if sysconf.get('name') == system for part in sysconf.get('partitions', [])]
 
@@ -229,12 +242,58 @@ def validate_system(system):
         raise UsageError(f"unknown system '{system}' (known: {', '.join(systems)})")
 
 
-def new_run_dir(campaign, root=None):
+def check_label(label, where='run label'):
+    '''A label that names one folder right under runs/, or UsageError.'''
+    if not label or label in ('.', '..') or '/' in label or '\0' in label:
+        raise UsageError(f'{where} {label!r}: a run label names one folder under runs/ '
+                         f'(not empty, "." or "..", no "/")')
+
+
+#: ReFrame's action options (4.10: one per session, required); hpcval run gives -r
+_LISTING = ('-l', '--list', '-L', '--list-detailed')
+_ACTIONS = _LISTING + ('--dry-run', '--list-tags', '--describe', '--ci-generate', '--show-config',
+                       '--detect-host-topology', '--list-stored-sessions', '--list-stored-testcases',
+                       '--describe-stored-sessions', '--describe-stored-testcases',
+                       '--delete-stored-sessions', '--performance-compare', '-V', '--version')
+
+
+def _action_of(arg):
+    for opt in _ACTIONS:
+        if arg == opt or (opt.startswith('--') and arg.startswith(opt + '=')) \
+                or (opt in ('-l', '-L') and arg in (opt + 'C', opt + 'T')):
+            return opt
+    return None
+
+
+def check_reframe_options(reframe_args):
+    '''UsageError for a ReFrame action option among reframe's: it clashes with -r.'''
+    for arg in map(str, reframe_args):
+        opt = _action_of(arg)
+        if opt in _LISTING:
+            raise UsageError(f'reframe option {arg}: clashes with the -r hpcval run gives ReFrame; '
+                             f'list the cases with `hpcval run ... --list` (no run folder is made)')
+        if opt == '--dry-run':
+            raise UsageError(f'reframe option {arg}: clashes with the -r hpcval run gives ReFrame; '
+                             f'use `hpcval run ... --dry-run` (job scripts only, nothing run)')
+        if opt:
+            raise UsageError(f'reframe option {arg}: clashes with the -r hpcval run gives ReFrame '
+                             f'(one action per session); run reframe itself for it')
+
+
+def new_run_dir(campaign, root=None, suffix=''):
     base = Path(root or paths.RUNS) / campaign
+    for up in [base, *base.parents]:
+        if up.exists():
+            if not up.is_dir():
+                raise UsageError(f'{up}: refused as run folder: exists and is not a folder')
+            break
+    latest = base / 'latest'
+    if latest.exists() and not latest.is_symlink():
+        raise UsageError(f'{latest}: refused: hpcval points it at the newest run, but it is not a symbolic link')
     stamp = _dt.datetime.now().strftime('%Y%m%dT%H%M%S')
-    rundir, i = base / stamp, 1
+    rundir, i = base / f'{stamp}{suffix}', 1
     while rundir.exists():
-        rundir, i = base / f'{stamp}-{i}', i + 1
+        rundir, i = base / f'{stamp}-{i}{suffix}', i + 1
     rundir.mkdir(parents=True)
     return rundir
 
@@ -251,18 +310,25 @@ def session_extras(label, tags=None):
     return ','.join(f'{k}={v}' for k, v in extras.items())
 
 
+#: what ``action`` asks of ReFrame
+ACTIONS = {'run': '-r', 'list': '-l', 'dry-run': '--dry-run'}
+
+
 def reframe_command(checks, system, rundir, campaign, nodes=(1,), repeat=1, setvars=None,
-                    extra=(), tags=None):
+                    extra=(), tags=None, action='run', scratch=None):
     '''The reframe command line of a run: ``campaign`` is the run's label
-    (runs/<label>/), ``tags`` more session extras (KEY -> VALUE).'''
+    (runs/<label>/), ``tags`` more session extras (KEY -> VALUE).  ``action``:
+    run, list or dry-run (no JUnit XML); ``scratch`` the folder for the report,
+    perflogs and output not kept (default: ``rundir``).'''
+    scratch = Path(scratch or rundir)
     cmd = [_reframe_bin(), '-C', str(paths.CONFIGS / f'{system}.py'), '--system', system]
     for c in checks:
         cmd += ['-c', str(paths.CHECKS / f'{c}.py')]
-    cmd += ['-r', '--nocolor',
-            '--report-file', str(rundir / 'report.json'),
-            '--report-junit', str(rundir / 'junit.xml'),
-            '--perflogdir', str(rundir / 'perflogs'),
-            '-o', str(rundir / 'output'), '-s', str(rundir / 'stage'),
+    cmd += [ACTIONS[action], '--nocolor', '--report-file', str(scratch / 'report.json')]
+    if action == 'run':
+        cmd += ['--report-junit', str(rundir / 'junit.xml')]
+    cmd += ['--perflogdir', str(scratch / 'perflogs'),
+            '-o', str(scratch / 'output'), '-s', str(rundir / 'stage'),
             '--session-extras', session_extras(campaign, tags)]
     if list(nodes) != [1]:
         cmd += ['-P', 'num_nodes=' + ','.join(str(int(n)) for n in nodes)]
@@ -284,20 +350,71 @@ def _point_latest(rundir):
     os.replace(tmp, latest)
 
 
+def _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags):
+    '''ReFrame ``-l`` in a temporary folder (the site config writes its log there): 0, or 2.'''
+    scratch = Path(tempfile.mkdtemp(prefix='hpcval-list-'))
+    try:
+        cmd = reframe_command(checks, system, scratch, campaign, nodes, repeat, setvars, extra, tags,
+                              action='list')
+        proc = subprocess.run(cmd, cwd=paths.ROOT, env=dict(os.environ, HPCVAL_RUN_DIR=str(scratch)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if proc.returncode != 0:
+        print(f'hpcval run: error: ReFrame could not list the cases (exit {proc.returncode})', file=sys.stderr)
+        return 2
+    return 0
+
+
+DRY_RUN_NOTE = ('ReFrame --dry-run: job scripts under stage/, nothing was run.  No run report or perflog\n'
+                'is kept (ReFrame records the cases as passed, with no values).\n')
+
+
+def _dry_run(rundir, cmd, env, scratch):
+    '''A dry run's exit code: 0, 1 (a case failed its setup) or 2 (no case / ReFrame failed).'''
+    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
+    if not (scratch / 'report.json').exists():
+        why = ('no test case was selected' if proc.returncode == 0
+               else f'ReFrame failed before making any job script (exit {proc.returncode})')
+        print(f'hpcval run: error: {why}; dry run in {rundir}', file=sys.stderr)
+        return 2
+    scripts = len(list((rundir / 'stage').rglob('rfm_job.sh')))
+    print(f'hpcval run: dry run: {scripts} job script(s) under {rundir / "stage"}; nothing was run')
+    return 0 if proc.returncode == 0 else 1
+
+
 def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=(),
-            runs_root=None, tags=None, faults=()):
+            runs_root=None, tags=None, faults=(), action='run'):
     '''Run ReFrame; returns (exit code for hpcval, run directory).
 
     ``faults``: cluster.faults.Fault objects injected into the virtual
-    cluster while ReFrame runs (logged to faults.log in the run directory).'''
+    cluster while ReFrame runs (logged to faults.log in the run directory).
+    ``action``: 'list' (ReFrame -l; no run directory: None) or 'dry-run'
+    (a run directory <timestamp>-dry-run with the job scripts).'''
     validate(checks, system)
+    check_label(campaign)
+    check_reframe_options(extra)
     if faults and system != 'vcluster':
         raise UsageError(f'faults are injected into the virtual cluster only (--system vcluster), not {system!r}')
     session_extras(campaign, tags)        # a label ReFrame cannot carry fails before any folder is made
     extra = site_policy_options(system, extra) + list(extra)
+    if action == 'list':
+        return _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags), None
+    if action == 'dry-run':
+        rundir = new_run_dir(campaign, runs_root, suffix='-dry-run')
+        (rundir / 'DRY-RUN').write_text(DRY_RUN_NOTE)
+        scratch = Path(tempfile.mkdtemp(prefix='hpcval-dry-run-'))
+        try:
+            cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags,
+                                  action='dry-run', scratch=scratch)
+            (rundir / 'command.txt').write_text(shlex.join(cmd) + '\n')
+            print(f'hpcval run: {campaign} (dry run) -> {rundir}', flush=True)
+            return _dry_run(rundir, cmd, dict(os.environ, HPCVAL_RUN_DIR=str(scratch)), scratch), rundir
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     rundir = new_run_dir(campaign, runs_root)
     cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags)
-    (rundir / 'command.txt').write_text(' '.join(cmd) + '\n')
+    # quoted as a shell would need it: the line can be pasted back (-n 'A|B')
+    (rundir / 'command.txt').write_text(shlex.join(cmd) + '\n')
     env = dict(os.environ, HPCVAL_RUN_DIR=str(rundir))
     print(f'hpcval run: {campaign} -> {rundir}', flush=True)
     injector = None

@@ -16,6 +16,7 @@ and sanity fails when that is not the one the variant asked for.
 import json
 import os
 import re
+import shlex
 
 import reframe as rfm
 import reframe.core.containers as _containers
@@ -60,7 +61,8 @@ class Charliecloud(ContainerPlatform):
         mounts = list(self.mount_points)
         if self.mount_stagedir:
             mounts.append((stagedir, self.mount_stagedir))
-        opts += [f'-b "{src}":"{dst}"' for src, dst in mounts]
+        # quoted for the shell: a bind source may be a -S value (SmallfileIO.target_path)
+        opts += [f'-b {shlex.quote(src)}:{shlex.quote(dst)}' for src, dst in mounts]
         if self.workdir:
             opts.append(f'-c {self.workdir}')
         opts += self.options
@@ -165,13 +167,14 @@ class ContainerMixin(rfm.RegressionTestPlugin):
             # The MPI is mixed into the system library folder (Debian's Open
             # MPI): gather its own files into the stage directory to bind.
             host_lib = os.path.join(self.stagedir, 'hostmpi-lib')
-            self.prerun_cmds += [f'rm -rf {host_lib}', f'mkdir -p {host_lib}',
-                                 f'cp -a {" ".join(spec.get("libs", []))} {host_lib}/',
+            lib = shlex.quote(host_lib)         # the stage path; the site's globs stay globs
+            self.prerun_cmds += [f'rm -rf {lib}', f'mkdir -p {lib}',
+                                 f'cp -a {" ".join(spec.get("libs", []))} {lib}/',
                                  # mpi4py 4 dlopens the unversioned libmpi.so first: without
                                  # it here it silently finds the image's (sanity caught that)
-                                 f'for f in {host_lib}/*.so.*; do b="${{f%%.so.*}}.so"; '
+                                 f'for f in {lib}/*.so.*; do b="${{f%%.so.*}}.so"; '
                                  f'[ -e "$b" ] || ln -s "$(basename "$f")" "$b"; done',
-                                 f'sha256sum {host_lib}/libmpi.so* > hostmpi-lib.sha256']
+                                 f'sha256sum {lib}/libmpi.so* > hostmpi-lib.sha256']
         cp.mount_points.append((host_lib, f'{HOST_MPI_MOUNT}/lib'))
         if spec.get('plugins'):
             cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))

@@ -1,6 +1,7 @@
 """Mixins every hpcval check shares: node count, provenance, and launcher tweaks."""
 import os
 import re
+import shlex
 
 import reframe as rfm
 import reframe.utility.sanity as sn
@@ -104,6 +105,13 @@ def job_problems(stderr):
     died = [f'rank {tasks} on {node}: {how.lower()}' for node, tasks, how in _SRUN_TASK_DIED.findall(stderr)]
     return died + [f'Slurm cancelled the job on {node} ' + (why.lower() if why else '(scancel or a failure)')
                    for node, why in _SLURM_CANCELLED.findall(stderr)]
+
+
+def shell_words(args):
+    '''Arguments as words of the job script.  ReFrame writes ``executable_opts``
+    (and a container's command) into it as they are: a string variable set
+    with -S, such as ``8; rm -rf ~`` or ``$(id)``, would run.'''
+    return [shlex.quote(str(a)) for a in args]
 
 
 def assert_no_problems(problems, what):

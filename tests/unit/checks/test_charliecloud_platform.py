@@ -20,7 +20,7 @@ def test_launch_command_binds_stage_applies_env_and_joins():
     cp.env_vars = {'LD_LIBRARY_PATH': '/opt/hostmpi/lib'}
     cmd = cp.launch_command('/stage/t1')
     assert cmd == ("ch-run --set-env --set-env='LD_LIBRARY_PATH=/opt/hostmpi/lib' --join "
-                   '-b "/host/lib":"/opt/hostmpi/lib" -b "/stage/t1":"/rfm_workdir" -c /rfm_workdir '
+                   '-b /host/lib:/opt/hostmpi/lib -b /stage/t1:/rfm_workdir -c /rfm_workdir '
                    '/images/openmpi -- /opt/hpcval/bin/osu_mpi latency')
 
 

@@ -106,3 +106,14 @@ def test_the_run_command_file_records_the_site_policy(tmp_path, monkeypatch):
     assert rc == 2                      # no report: ReFrame did not really run
     line = (rundir / 'command.txt').read_text()
     assert ' --exec-policy serial' in line and seen['cmd'][-2:] == ['--exec-policy', 'serial']
+
+
+def test_run_folders_never_replace_what_is_not_hpcvals(tmp_path):
+    (tmp_path / 'demo').mkdir()
+    (tmp_path / 'demo' / 'latest').mkdir()                 # the user's own folder, not our link
+    with pytest.raises(UsageError, match='not a symbolic link'):
+        run.new_run_dir('demo', tmp_path)
+    (tmp_path / 'afile').write_text('x')
+    with pytest.raises(UsageError, match='not a folder'):
+        run.new_run_dir('afile', tmp_path)
+    assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == ['latest']
