@@ -37,7 +37,8 @@ series.
 Tags are every ``session_info`` key ReFrame does not reserve, i.e. what
 ``reframe --session-extras k=v,...`` added: ``hpcval_campaign``,
 ``hpcval_git``, and the user's own labels (``os_patch=...``,
-``image_openmpi=<digest>``).  Values of secret-looking keys are redacted.
+``image_openmpi=<digest>``).  Secrets are redacted before anything is stored,
+by key name and by value (analysis/redact.py): tags, the command line, hosts.
 
 Trends and change points
 ------------------------
@@ -86,8 +87,11 @@ import orjson
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.outdir import swap_into_place as _swap_into_place, write_csv as _write_csv
-from analysis.textfmt import fmt as _fmt, pct as _pct, slug as _slug
+from analysis.redact import REDACTED, SECRET, redact, redact_text  # noqa: F401 (REDACTED, SECRET: kept importable)
+from analysis import outdir as _outdir
+from analysis.outdir import write_csv as _write_csv
+from analysis.textfmt import fmt as _fmt, markdown_env as _markdown_env, md as _md_text, pct as _pct, slug as _slug
+from analysis.textfmt import printable_figure as _printable_figure
 
 SCHEMA_VERSION = '1'
 DEFAULT_THRESHOLD = 0.05
@@ -95,7 +99,7 @@ MIN_SEGMENT = 3
 PENALTY_BETA = 4.0
 NOISE_FLOOR = 1e-4          # relative: a noise-free series still gets a finite penalty
 MAX_FIGURES = 40
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 30.0      # $HPCVAL_HISTORY_BUSY_TIMEOUT (seconds) overrides it
 
 # session_info keys of the ReFrame run report schema (reframe/schemas/runreport.json,
 # 4.x): the rest are --session-extras, the session's tags
@@ -105,8 +109,6 @@ RESERVED_SESSION_KEYS = frozenset({
     'session_uuid', 'time_elapsed', 'time_end', 'time_end_unix', 'time_start',
     'time_start_unix', 'user', 'uuid', 'version', 'workdir',
 })
-SECRET = re.compile(r'TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL', re.I)
-REDACTED = '<redacted>'
 TEMPLATES = Path(__file__).with_name('templates')
 SERIES_KEY = ['system', 'partition', 'environ', 'check', 'case', 'pvar', 'unit']
 
@@ -156,15 +158,22 @@ def _text(v):
 
 
 def tags_of(session_info):
-    '''The session's tags: every session_info key ReFrame does not reserve, values as text.'''
+    '''The session's tags: every session_info key ReFrame does not reserve, values as text,
+    secrets redacted (by key name and by value, analysis.redact).'''
     tags = {}
     for k, v in (session_info or {}).items():
         if k in RESERVED_SESSION_KEYS:
             continue
+        v = redact(v, str(k))
         if isinstance(v, (dict, list)):
             v = json.dumps(v, sort_keys=True)
-        tags[str(k)] = REDACTED if SECRET.search(str(k)) else _text(v)
+        tags[str(k)] = _text(v)
     return dict(sorted(tags.items()))
+
+
+def _clean(v):
+    '''A session field as stored and shown: text, credentials redacted (the command line's -S X.password=...).'''
+    return redact_text(_text(v))
 
 
 def format_tags(tags, skip=()):
@@ -248,10 +257,11 @@ def prepare(dataset):
             seen[uuid] = src
             keep_sources[src] = uuid
             sessions.append({
-                'uuid': uuid, 'time_start': t, 'hostname': _text(info.get('hostname', s.get('hostname'))),
-                'user': _text(info.get('user', s.get('user'))), 'cmdline': _text(info.get('cmdline', s.get('cmdline'))),
-                'reframe_version': _text(info.get('version', s.get('reframe_version'))),
-                'data_version': _text(info.get('data_version', s.get('data_version'))),
+                'uuid': uuid, 'time_start': t, 'hostname': _clean(info.get('hostname', s.get('hostname'))),
+                'user': _clean(info.get('user', s.get('user'))),
+                'cmdline': _clean(info.get('cmdline', s.get('cmdline'))),
+                'reframe_version': _clean(info.get('version', s.get('reframe_version'))),
+                'data_version': _clean(info.get('data_version', s.get('data_version'))),
                 'num_cases': info.get('num_cases'), 'num_failures': info.get('num_failures'),
                 'source': src, 'tags': tags})
             continue
@@ -300,10 +310,30 @@ class Added:
     duplicates: list = field(default_factory=list)
 
 
+def busy_timeout():
+    '''Seconds to wait for another process's lock on the store (SQLite's busy timeout).'''
+    try:
+        return max(0.0, float(os.environ.get('HPCVAL_HISTORY_BUSY_TIMEOUT', BUSY_TIMEOUT_S)))
+    except ValueError:
+        return BUSY_TIMEOUT_S
+
+
 def _connect(path):
-    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    con = sqlite3.connect(str(path), timeout=busy_timeout(), isolation_level=None)
     con.execute('PRAGMA foreign_keys = ON')
     return con
+
+
+def _locked(err):
+    '''Whether an SQLite error is a lock held by another connection (after the busy timeout).'''
+    name = getattr(err, 'sqlite_errorname', '')
+    return name.startswith(('SQLITE_BUSY', 'SQLITE_LOCKED')) or (
+        not name and isinstance(err, sqlite3.OperationalError) and 'locked' in str(err))
+
+
+def _locked_error(path):
+    return InputError(path, f'the history store is locked by another process (waited {busy_timeout():g} s); '
+                            f'try again when it has finished')
 
 
 def _check_store(con, path):
@@ -311,6 +341,8 @@ def _check_store(con, path):
     try:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
+        if _locked(err):            # a writer's lock is no sign of a foreign file
+            raise _locked_error(path) from None
         raise InputError(path, f'not an hpcval history store (SQLite: {err})') from None
     if row is None:
         raise InputError(path, 'not an hpcval history store (no schema_version in its meta table)')
@@ -445,6 +477,8 @@ def add(store, dataset, prepared=None):
             con.execute('ROLLBACK')
             raise
     except sqlite3.Error as err:
+        if _locked(err):
+            raise _locked_error(store) from None
         raise InputError(store, f'history store write failed ({err}); nothing was added') from None
     finally:
         con.close()
@@ -483,6 +517,10 @@ def checks(store):
     con = open_store(store)
     try:
         return [r[0] for r in con.execute('SELECT DISTINCT check_name FROM series ORDER BY check_name')]
+    except sqlite3.DatabaseError as err:
+        if _locked(err):            # a writer took the lock after the store was checked
+            raise _locked_error(store) from None
+        raise InputError(store, f'cannot read the history store ({err})') from None
     finally:
         con.close()
 
@@ -525,10 +563,15 @@ def _read(store, check, pvar, table, columns):
             parts.append(pd.DataFrame(cur.fetchall(), columns=columns))
         rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     except sqlite3.DatabaseError as err:
+        if _locked(err):
+            raise _locked_error(store) from None
         raise InputError(store, f'cannot read the history store ({err})') from None
     finally:
         con.close()
-    sessions['tags'] = sessions['tags'].map(lambda t: json.loads(t) if t else {})
+    # a store written before redaction was complete must not show what it holds either
+    sessions['tags'] = sessions['tags'].map(lambda t: redact(json.loads(t)) if t else {})
+    for col in ('hostname', 'user', 'cmdline', 'source'):
+        sessions[col] = sessions[col].map(redact_text)
     sessions['time'] = pd.to_datetime(sessions['time_start'], unit='s', utc=True)
     return series, rows, sessions
 
@@ -821,8 +864,8 @@ class Report:
 
 
 def _md(value):
-    '''Text from a run inside a Markdown table cell: no cell breaks, no line breaks.'''
-    return str(value).replace('|', '\\|').replace('\n', ' ')
+    '''Text from a run as literal Markdown (analysis.textfmt.md): no cell or line breaks, no markup.'''
+    return _md_text(value)
 
 
 def _env(autoescape=True):
@@ -837,6 +880,7 @@ def _env(autoescape=True):
 def _png(fig):
     import io
     buf = io.BytesIO()
+    _printable_figure(fig)      # names from the runs: no control character drawn or warned about
     # zlib level 1: a third bigger than the default 6, but 25 ms less per figure
     fig.savefig(buf, format='png', dpi=80, metadata={'Software': None}, pil_kwargs={'compress_level': 1})
     return buf.getvalue()
@@ -890,16 +934,13 @@ def build(hist, threshold=DEFAULT_THRESHOLD, max_figures=MAX_FIGURES, title='hpc
     return rep
 
 
-def render(rep, outdir, draw=None):
+def render(rep, outdir, draw=None, inputs=()):
     '''Write a history Report to ``outdir`` atomically (as analysis.report.render); returns index.html.
 
     ``draw(list of TrendFigure) -> list of PNG bytes`` may draw elsewhere (the
     command line uses one process per core); default draw_all.
     '''
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{outdir.name}.tmp-', dir=outdir.parent))
-    try:
+    with _outdir.writing(outdir, inputs, kind='history') as tmp:
         (tmp / 'tables').mkdir()
         (tmp / 'figures').mkdir()
         names = list(rep.figures)
@@ -917,9 +958,5 @@ def render(rep, outdir, draw=None):
         ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': _pct,
                'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
         (tmp / 'index.html').write_text(_env().get_template('history.html.j2').render(**ctx))
-        (tmp / 'report.md').write_text(_env(autoescape=False).get_template('history.md.j2').render(**ctx))
-        _swap_into_place(tmp, outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return outdir / 'index.html'
+        (tmp / 'report.md').write_text(_markdown_env(_env(autoescape=False)).get_template('history.md.j2').render(**ctx))
+    return Path(outdir) / 'index.html'

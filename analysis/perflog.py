@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.ingest import _PARAM, redact_env
+from analysis.ingest import _PARAM, redact_columns
+from analysis.redact import redact, redact_env, redact_text
 from analysis.units import better
 
 NOT_PERFLOG = 'not a ReFrame perflog (no header with performance columns)'
@@ -136,6 +137,13 @@ def _pad(line, start, extra):
 def _describe(cases):
     '''Per-case columns as ingest names them; one row per logged line, so the
     string work runs over unique values, not over every row.'''
+    # secrets out first, as ingest does: env_vars (and ReFrame's old name for it, variables)
+    # are JSON text, a dict, a list or a string; then every column by name and by value
+    for col in ('env_vars', 'variables'):
+        if col in cases.columns:
+            envs = cases[col].dropna().unique()
+            cases[col] = cases[col].map({e: redact_env(_env(e)) for e in envs})
+    redact_columns(cases, text=_redact_field)
     if 'result' not in cases.columns and 'check_result' in cases.columns:
         cases = cases.rename(columns={'check_result': 'result'})
     for name in [c for c in cases.columns if ':' in c]:   # e.g. 'system:partition'
@@ -162,9 +170,6 @@ def _describe(cases):
     cases['session_uuid'] = _column(cases, 'session_uuid').fillna('')
     cases['run_index'] = pd.to_numeric(_column(cases, 'run_index')).fillna(0).astype(int)
     cases['workload'] = _column(cases, 'workload').astype(object).fillna(cases['check'])
-    if 'env_vars' in cases.columns:     # JSON text; hide secrets as ingest does
-        envs = cases['env_vars'].dropna().unique()
-        cases['env_vars'] = cases['env_vars'].map({e: redact_env(_json(e)) for e in envs})
     for col in _NUMERIC:
         if col in cases.columns:
             numbers = pd.to_numeric(cases[col], errors='coerce')
@@ -212,6 +217,23 @@ def _json(text):
         return json.loads(text)
     except json.JSONDecodeError:
         return None
+
+
+def _redact_field(text):
+    '''A perflog field: ReFrame's JSON dump of a list or dict variable is redacted as the structure
+    it is (a string in it may hold JSON again), any other text as text.'''
+    if text[:1] in '[{':
+        value = _json(text)
+        if isinstance(value, (list, dict)):
+            hidden = redact(value)
+            return text if hidden == value else json.dumps(hidden)
+    return redact_text(text)
+
+
+def _env(text):
+    '''An environment field: its JSON value, or the text itself when it is not JSON.'''
+    value = _json(text)
+    return text if value is None else value
 
 
 def _column(frame, name):

@@ -42,12 +42,20 @@ def _positive(text):
     return value
 
 
+def _p(text):
+    '''Text that holds data (hosts, tags, case names, paths) as printed: control
+    characters as visible escapes (analysis.textfmt.printable).'''
+    from analysis.textfmt import printable
+    return printable(text)
+
+
 def _when(unix):
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(unix))
 
 
 def cmd_add(args):
     from analysis import history, ingest
+    from analysis.redact import redact_text
     store = _store(args)
     t0 = time.monotonic()
     files = sum(len(ingest.find_reports(p)) for p in args.inputs)
@@ -57,15 +65,15 @@ def cmd_add(args):
     prepared = history.prepare(dataset)
     res = history.add(store, dataset, prepared)
     for s in res.added[:20]:
-        tags = history.format_tags(s['tags'])
-        print(f'hpcval history: + {s["uuid"]}  {_when(s["time_start"])}  {s["hostname"] or "-"}'
-              f'{"  " + tags if tags else ""}')
+        tags = redact_text(history.format_tags(s['tags']))    # stored redacted; printed so, whatever the store
+        print(_p(f'hpcval history: + {s["uuid"]}  {_when(s["time_start"])}  {s["hostname"] or "-"}'
+                 f'{"  " + tags if tags else ""}'))
     if len(res.added) > 20:
         print(f'hpcval history: ... and {len(res.added) - 20} more session(s)')
     for src, uuid in res.duplicates:
-        print(f'hpcval history: {src}: session {uuid} given twice in the input; read once', file=sys.stderr)
-    print(f'hpcval history: {len(res.added)} session(s) added, {len(res.present)} already present, '
-          f'{res.rows} value row(s) -> {store} ({time.monotonic() - t0:.1f} s)')
+        print(_p(f'hpcval history: {src}: session {uuid} given twice in the input; read once'), file=sys.stderr)
+    print(_p(f'hpcval history: {len(res.added)} session(s) added, {len(res.present)} already present, '
+             f'{res.rows} value row(s) -> {store} ({time.monotonic() - t0:.1f} s)'))
     if dataset.warnings:
         print(f'hpcval history: {len(dataset.warnings)} warning(s) from ingest (values stored as NaN)',
               file=sys.stderr)
@@ -134,6 +142,8 @@ def cmd_show(args):
     from analysis import history
     store = _store(args)
     t0 = time.monotonic()
+    from analysis import outdir
+    outdir.check(args.output, [store])
     history.checks(store)           # a missing, corrupt or foreign store fails here, before any fork
     workers = _Workers()
     try:
@@ -143,6 +153,7 @@ def cmd_show(args):
 
 
 def _show(args, history, store, workers, t0):
+    from analysis.redact import redact_text
     hist = history.load(store, check=args.check, pvar=args.pvar)
     if hist.sessions.empty:
         raise UsageError(f'{store}: the history store holds no session yet')
@@ -157,19 +168,19 @@ def _show(args, history, store, workers, t0):
     title = args.title or ('hpcval history' + (f': {selection}' if selection else ''))
     rep = history.build(hist, threshold=args.threshold, max_figures=args.max_figures, title=title,
                         selection=selection, detect=workers.detect)
-    index = history.render(rep, Path(args.output), draw=workers.draw)
+    index = history.render(rep, Path(args.output), draw=workers.draw, inputs=[store])
     s = rep.summary
     print(f'hpcval history: {s["sessions"]} session(s) from {s["first"]} to {s["last"]}, {s["series"]} series, '
           f'{s["change_points"]} change point(s) ({s["regressions"]} regression(s), '
           f'{s["improvements"]} improvement(s))')
     cps = rep.tables['change_points']
     for r in cps.head(args.list).itertuples():
-        tags = r.tags_changed or r.tags
-        print(f'  {r.verdict:<11} {100 * r.shift:+6.1f} %  {r.case}  {r.pvar}  at {r.session_time}  '
-              f'session {r.session_uuid}  {r.hostname or "-"}{"  " + tags if tags else ""}')
+        tags = redact_text(r.tags_changed or r.tags)
+        print(_p(f'  {r.verdict:<11} {100 * r.shift:+6.1f} %  {r.case}  {r.pvar}  at {r.session_time}  '
+                 f'session {r.session_uuid}  {r.hostname or "-"}{"  " + tags if tags else ""}'))
     if len(cps) > args.list:
-        print(f'  ... {len(cps) - args.list} more in {Path(args.output) / "tables" / "change_points.csv"}')
-    print(f'hpcval history: report -> {index} ({time.monotonic() - t0:.1f} s)')
+        print(_p(f'  ... {len(cps) - args.list} more in {Path(args.output) / "tables" / "change_points.csv"}'))
+    print(_p(f'hpcval history: report -> {index} ({time.monotonic() - t0:.1f} s)'))
     return 0
 
 
