@@ -11,7 +11,10 @@ value of a passed case becomes NaN in ``value`` and a line in
 ``Dataset.warnings``; a pvar reported with two units is an error.
 """
 import json
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,8 @@ import pandas as pd
 
 from analysis.cases import CASE_IDENTITY, NODES_TOKEN, REPEAT_TOKEN, strip_token, usable
 from analysis.errors import InputError
+from analysis.redact import (MAYBE, REDACTED, SECRET, maybe_secret, redact, redact_env,  # noqa: F401
+                             redact_text, secret_name)
 from analysis.units import better as better_of_unit
 from analysis.units import message_size
 
@@ -58,8 +63,6 @@ _PARAM = r'%[.$]?(\w+)=(\S+)'
 # fields that are numbers in every run report: typed once, the rest stay as given
 _NUMERIC_FIELDS = {'run_index', 'num_nodes', 'num_tasks', 'num_tasks_per_node', 'job_exitcode',
                    'time_run', 'time_total', 'job_submit_time'}
-SECRET = re.compile(r'TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL', re.I)
-REDACTED = '<redacted>'
 
 
 @dataclass
@@ -70,18 +73,32 @@ class Dataset:
     warnings: list = field(default_factory=list)   # (file, case, message)
 
 
+def regular_file(path):
+    '''InputError unless ``path`` is a regular file (after links): a FIFO would block the
+    read, a device (a link to /dev/zero) never end.'''
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise InputError(path, f'cannot read: {err.strerror}') from None
+    if not stat.S_ISREG(mode):
+        raise InputError(path, 'not a regular file (a FIFO, device or socket is not read)')
+
+
 def find_reports(path):
     '''The run reports (or, failing those, perflogs) a path stands for.'''
     p = Path(path)
     if not p.exists():
         raise InputError(path, 'no such file or directory')
-    if p.is_file():
+    if not p.is_dir():
+        regular_file(p)
         return [p]
     direct = p / REPORT_NAME
-    if direct.is_file():
+    if direct.exists():
+        regular_file(direct)
         return [direct]
     found, seen = [], set()
     for f in sorted(p.rglob(REPORT_NAME)):
+        regular_file(f)
         real = f.resolve()
         if real not in seen:            # 'latest' symlinks point at real runs
             seen.add(real)
@@ -104,42 +121,183 @@ def is_perflog(path):
 
 def read_report(path):
     '''Load and check one run report; InputError names the fault.'''
+    regular_file(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as err:
         raise InputError(path, f'cannot read: {err.strerror}')
+    except MemoryError:
+        raise InputError(path, 'too large to read into memory') from None
     try:
         data = orjson.loads(raw)          # fast path; json below explains any fault
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as err:
+        if 'depth limit' in str(err):     # a run report is six levels deep; Python's json would recurse
+            raise InputError(path, 'JSON nested too deeply to be a run report') from None
         data = None
     if data is None:
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            raise InputError(path, 'not a text file (not JSON)')
-        if not text.strip():
-            raise InputError(path, 'empty file')
-        try:
-            data = json.loads(text)       # also takes NaN and Infinity, as Python writes them
-        except json.JSONDecodeError as err:
-            if err.pos >= len(text.rstrip()):
-                raise InputError(path, f'truncated JSON (ends at line {err.lineno}, column {err.colno})')
-            raise InputError(path, f'not JSON ({err.msg} at line {err.lineno}, column {err.colno})')
+        data = _slow_json(path, raw)
     if not isinstance(data, dict) or 'session_info' not in data or 'runs' not in data:
         raise InputError(path, "JSON but not a ReFrame run report (no 'session_info' and 'runs')")
+    if not isinstance(data['session_info'], dict):
+        raise InputError(path, f"'session_info' is {_kind(data['session_info'])}, not an object")
     version = str(data['session_info'].get('data_version', ''))
     if version.split('.')[0] not in SUPPORTED_MAJOR:
-        raise InputError(path, f'unsupported run report data_version {version!r} (need 3.x-4.x)')
+        raise InputError(path, f'unsupported run report data_version {version[:40]!r} (need 3.x-4.x)')
     if not isinstance(data['runs'], list):
         raise InputError(path, "'runs' is not a list")
+    check_shape(data, path)
     return data
 
 
-def redact_env(env):
-    '''Environment variables as text, values of secret-looking names hidden.'''
-    if not isinstance(env, dict) or not env:
-        return ''
-    return ' '.join(f'{k}={REDACTED if SECRET.search(str(k)) else v}' for k, v in sorted(env.items()))
+def _slow_json(path, raw):
+    '''What orjson refused: Python's json takes NaN and Infinity, as Python writes them, and
+    explains every other fault in one line.'''
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise InputError(path, 'not a text file (not JSON)') from None
+    if not text.strip():
+        raise InputError(path, 'empty file')
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.pos >= len(text.rstrip()):
+            raise InputError(path, f'truncated JSON (ends at line {err.lineno}, column {err.colno})') from None
+        raise InputError(path, f'not JSON ({err.msg} at line {err.lineno}, column {err.colno})') from None
+    except RecursionError:
+        raise InputError(path, 'JSON nested too deeply to be a run report') from None
+    except ValueError as err:             # an integer of thousands of digits
+        raise InputError(path, f'not a usable JSON number ({str(err)[:80]})') from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:            # "\ud800": valid JSON, but no text a report can hold
+        raise InputError(path, 'invalid Unicode (a lone surrogate escape such as \\ud800)') from None
+    except RecursionError:
+        raise InputError(path, 'JSON nested too deeply to be a run report') from None
+    return data
+
+
+def _kind(v):
+    return {type(None): 'null', bool: 'a boolean', int: 'a number', float: 'a number', str: 'text',
+            list: 'a list', dict: 'an object'}.get(type(v), type(v).__name__)
+
+
+_TEXT_FIELDS = ('name', 'display_name', 'result', 'system', 'partition', 'environ', 'fail_phase')
+_COUNT_FIELDS = ('num_nodes', 'num_tasks', 'num_tasks_per_node', 'run_index')
+
+
+def check_shape(data, path):
+    '''InputError naming the first field whose type no ReFrame release writes: the fields the
+    analysis reads, checked once here so that nothing below meets a list where text belongs.'''
+    for r, run in enumerate(data['runs']):
+        if not isinstance(run, dict):
+            raise InputError(path, f'runs[{r}] is {_kind(run)}, not an object')
+        if run.get('run_index') is not None and not _count(run['run_index']):
+            raise InputError(path, f"runs[{r}].run_index is {_show(run['run_index'])}, not a count")
+        cases = run.get('testcases', [])
+        if not isinstance(cases, list):
+            raise InputError(path, f'runs[{r}].testcases is {_kind(cases)}, not a list')
+        for c, tc in enumerate(cases):
+            where = f'runs[{r}].testcases[{c}]'
+            if not isinstance(tc, dict):
+                raise InputError(path, f'{where} is {_kind(tc)}, not an object')
+            if not isinstance(tc.get('display_name') or tc.get('name'), str):
+                raise InputError(path, f"{where} has no 'name' or 'display_name' text")
+            for key in _TEXT_FIELDS:
+                v = tc.get(key)
+                if v is not None and not isinstance(v, str):
+                    raise InputError(path, f'{where}.{key} is {_kind(v)}, not text')
+            for key in _COUNT_FIELDS:
+                v = tc.get(key)
+                if v is not None and not _count(v):
+                    raise InputError(path, f'{where}.{key} is {_show(v)}, not a count')
+            pv = tc.get('perfvalues')
+            if pv is None:
+                continue
+            if not isinstance(pv, dict):
+                raise InputError(path, f'{where}.perfvalues is {_kind(pv)}, not an object')
+            for k, entry in pv.items():
+                if not isinstance(entry, (list, tuple)) or not entry:
+                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}] is {_kind(entry)}, '
+                                           'not [value, reference, lower, upper, unit]')
+                if len(entry) > 4 and entry[4] is not None and not isinstance(entry[4], str):
+                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}]: unit is {_kind(entry[4])}, not text')
+                if any(isinstance(x, (list, dict)) for x in entry[:4]):
+                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}]: a value is a list or an object')
+
+
+_MAX_COUNT = 2 ** 31       # nodes, tasks, run indexes: anything larger is no count a scheduler gave
+
+
+def _count(v):
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return abs(v) < _MAX_COUNT
+    if isinstance(v, float):               # orjson reads integers beyond 64 bits as floats
+        return math.isfinite(v) and v == int(v) and abs(v) < _MAX_COUNT
+    return isinstance(v, str) and len(v) < 12 and v.strip().lstrip('-').isdigit() and abs(int(v)) < _MAX_COUNT
+
+
+def _show(v):
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + '...'
+
+
+def _memo(fn, value, cache):
+    '''fn(value), computed once per distinct value: 10^5 cases share a few environments.'''
+    try:
+        key = (type(value).__name__, tuple(sorted(value.items())) if isinstance(value, dict)
+               else tuple(value) if isinstance(value, list) else value)
+        hit = cache.get(key)
+    except TypeError:                   # nested or unorderable: no memo
+        return fn(value)
+    if hit is None:
+        hit = cache[key] = fn(value)
+    return hit
+
+
+def _flat(v):
+    '''A list or dict as one text cell, redacted as a structure (a list's '--password', 'X').'''
+    def text(x):
+        return ','.join(map(str, x)) if isinstance(x, (list, tuple)) else json.dumps(x, sort_keys=True)
+    plain = text(v)
+    return text(redact(v)) if maybe_secret(plain) else plain    # the cheap test holds for the whole
+
+
+def redact_columns(cf, text=redact_text):
+    '''Secrets out of every column of a case frame: a secret-looking column name hides its values,
+    credential-shaped text is redacted (by ``text``) in the others.  Once per distinct value, not per row.'''
+    for col in list(cf.columns):
+        s = cf[col]
+        if secret_name(col):
+            hide = s.notna() & (s.astype(object) != '')
+            if hide.any():
+                cf[col] = s.astype(object).where(~hide, REDACTED)
+            continue
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue                    # numbers, booleans: nothing credential-shaped
+        try:
+            codes, uniques = pd.factorize(s)
+        except TypeError:               # unhashable leftovers: row by row
+            cf[col] = s.map(redact)
+            continue
+        if len(uniques) > 256:          # times, job ids, names: one vectorised test picks the few to look at
+            strs = pd.Series(uniques)
+            if strs.dtype == object:
+                strs = strs.map(lambda u: u if isinstance(u, str) else '').astype('str')
+            look = np.flatnonzero(strs.str.contains(MAYBE, regex=True).to_numpy(dtype=bool))
+        else:
+            look = range(len(uniques))
+        uniques = np.asarray(uniques, dtype=object)
+        new, changed = uniques.copy(), False
+        for i in look:
+            if isinstance(uniques[i], str):
+                new[i] = text(uniques[i])
+                changed = changed or new[i] != uniques[i]
+        if changed:
+            cf[col] = pd.Series(np.append(new, None)[codes], index=s.index)   # code -1: missing
+    return cf
 
 
 def _flatten(col):
@@ -156,7 +314,7 @@ def _flatten(col):
 def _report_parts(data, source=''):
     '''One run report -> (cases frame, perf rows frame with the case's row number).'''
     session = data['session_info']
-    cases, names = [], {}
+    cases, names, envs = [], {}, {}
     idx_col, pvar_col = [], []
     value_col, ref_col, lower_col, upper_col, unit_col = [], [], [], [], []
     for run in data['runs']:
@@ -167,7 +325,7 @@ def _report_parts(data, source=''):
                 continue            # a passing build step carries no numbers
             idx = len(cases)
             tc.setdefault('run_index', run_index)   # our own parse of the file: safe to extend
-            tc['env_vars'] = redact_env(tc.get('env_vars'))
+            tc['env_vars'] = _memo(redact_env, tc.get('env_vars'), envs)   # dict, list or string
             cases.append(tc)
             if not pv:
                 idx_col.append(idx)
@@ -233,8 +391,8 @@ def _finish_cases(cf):
     for col in cf.columns[cf.dtypes == object]:
         first = cf[col].dropna().head(20)
         if first.map(lambda v: isinstance(v, (list, tuple, dict))).any():
-            cf[col] = cf[col].map(lambda v: ','.join(map(str, v)) if isinstance(v, (list, tuple))
-                                  else json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
+            cf[col] = cf[col].map(lambda v: _flat(v) if isinstance(v, (list, tuple, dict)) else v)
+    redact_columns(cf)                  # before names are parsed: parameters come out redacted too
     cf['display_name'] = cf['display_name'].astype(object).fillna('').astype(object)
     cf['case'] = strip_token(cf['display_name'], REPEAT_TOKEN)
     cf['series'] = strip_token(cf['case'], NODES_TOKEN)
@@ -289,7 +447,7 @@ def _join(cf, pf):
 
 def _session_row(data, source):
     s = data['session_info']
-    return {
+    return redact({
         'session_uuid': s.get('uuid'), 'source': str(source),
         'data_version': s.get('data_version'), 'reframe_version': s.get('version'),
         'hostname': s.get('hostname'), 'user': s.get('user'),
@@ -298,7 +456,7 @@ def _session_row(data, source):
         'config_files': ','.join(map(str, s.get('config_files') or [])),
         'num_cases': s.get('num_cases'), 'num_failures': s.get('num_failures'),
         **{k: v for k, v in s.items() if k.startswith('hpcval_')},
-    }
+    })                                  # cmdline, hpcval_* extras: by name and by value
 
 
 def _apply_better(frame, overrides):
@@ -360,14 +518,17 @@ def load(paths, better=None):
     for src in sources:
         if is_perflog(src) and not str(src).endswith('.json'):
             from analysis import perflog
-            frames.append(perflog.frame_from_perflog(src))
+            try:
+                frames.append(perflog.frame_from_perflog(src))
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as err:
+                raise InputError(src, f'malformed perflog ({type(err).__name__}: {str(err)[:120]})') from None
             continue
         data = read_report(src)
         try:
             cf, pf = _report_parts(data, src)
-        except (AttributeError, TypeError, ValueError, KeyError) as err:
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as err:
             # valid JSON, right top level, wrong shape further down
-            raise InputError(src, f'malformed run report ({type(err).__name__}: {err})') from None
+            raise InputError(src, f'malformed run report ({type(err).__name__}: {str(err)[:120]})') from None
         sessions.append(_session_row(data, src))
         del data
         if cf.empty:
@@ -380,6 +541,9 @@ def load(paths, better=None):
         frames.append(_join(_finish_cases(pd.concat(case_parts, ignore_index=True)),
                             pd.concat(perf_parts, ignore_index=True)))
     frames = [f for f in frames if not f.empty]
+    if not frames:
+        what = sources[0] if len(sources) == 1 else f'{paths[0]} ({len(sources)} files)'
+        raise InputError(what, 'holds no test case (an empty run, or a perflog with a header and no record)')
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
     if 'case' not in frame.columns or frame['case'].isna().any():
         fill = frame.get('display_name', pd.Series(dtype=object)).astype(str)

@@ -19,7 +19,9 @@ def label(row, columns):
     parts = []
     for col in columns:
         value = row[col]
-        if col == 'num_nodes':
+        if col == 'num_nodes' and value != value:      # NaN: a perflog whose format logs no node count
+            parts.append('nodes unknown')
+        elif col == 'num_nodes':
             parts.append(f'{int(value)} node{"s" if int(value) != 1 else ""}')
         else:
             parts.append(f'{col}={value}')
