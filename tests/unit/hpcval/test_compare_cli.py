@@ -30,3 +30,20 @@ def test_bad_candidate_is_exit_2_nothing_written(tmp_path, capsys):
     assert cli.main(['compare', str(tmp_path / 'a'), str(bad), '-o', str(tmp_path / 'c')]) == 2
     assert "unsupported run report data_version '9.0'" in capsys.readouterr().err
     assert not (tmp_path / 'c').exists()
+
+
+def test_undecided_cells_are_named_at_the_top_with_the_runs_that_would_decide(tmp_path, capsys):
+    # three runs a side of a 7 % slowdown: too few for Holm, so INCONCLUSIVE
+    generate(tmp_path / 'a', node_counts=(1,), runs=3, seed=1)
+    generate(tmp_path / 'b', node_counts=(1,), runs=3, seed=2, base_time=107.0)
+    out = tmp_path / 'c'
+    assert cli.main(['compare', str(tmp_path / 'a'), str(tmp_path / 'b'), '-o', str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    table = pd.read_csv(out / 'tables' / 'verdicts.csv')
+    undecided = table[table['verdict'] == 'INCONCLUSIVE']
+    assert not undecided.empty and (undecided['runs_needed'] > 3).all()
+    # before the table: which cells, and how many runs per side
+    assert 'not decided' in printed[0] and f"{int(undecided['runs_needed'].iloc[0])}" in printed[0], printed[:2]
+    for doc in ('report.md', 'index.html'):
+        text = (out / doc).read_text()
+        assert text.index('Not decided') < text.index('runs needed'), doc

@@ -323,3 +323,30 @@ def test_every_mutated_perflog_is_exit_2_and_one_line(raw):
         path.write_bytes(raw if isinstance(raw, bytes) else raw.encode())
         return path
     _check_all_commands(write)
+
+
+def test_a_bug_in_hpcval_is_exit_3_one_line_and_the_traceback_only_with_debug(monkeypatch, tmp_path):
+    from analysis import ingest
+
+    def broken(*_a, **_k):
+        raise ZeroDivisionError('division by zero')
+    monkeypatch.setattr(ingest, 'load', broken)
+    _report_file(tmp_path / 'r', BASE)
+    rc, err = _main('report', tmp_path / 'r', '-o', tmp_path / 'o')
+    assert rc == 3 and len(err.strip().splitlines()) == 1, err
+    assert 'internal error' in err and 'ZeroDivisionError' in err and 'Traceback' not in err
+    rc, err = _main('report', tmp_path / 'r', '-o', tmp_path / 'o', '--debug')
+    assert rc == 3 and 'Traceback (most recent call last)' in err and 'broken' in err
+
+
+def test_history_show_keeps_the_users_folder(tmp_path):
+    _report_file(tmp_path / 'r', BASE)
+    store = tmp_path / 'h.sqlite'
+    assert _main('history', 'add', tmp_path / 'r', '--store', store)[0] == 0
+    docs = tmp_path / 'docs'
+    docs.mkdir()
+    (docs / 'mine.txt').write_text('keep')
+    rc, err = _main('history', 'show', '--store', store, '-o', docs)
+    assert rc == 2 and 'not an hpcval output' in err and (docs / 'mine.txt').read_text() == 'keep'
+    rc, err = _main('history', 'show', '--store', store, '-o', tmp_path)
+    assert rc == 2 and 'holds the input' in err
