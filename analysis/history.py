@@ -75,8 +75,6 @@ import datetime as _dt
 import json
 import math
 import os
-import re
-import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
