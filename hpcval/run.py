@@ -65,7 +65,7 @@ def parse_tag(text):
     '''``KEY=VALUE`` of ``--tag``, checked: (KEY, VALUE), or UsageError.'''
     key, sep, value = text.partition('=')
     if not sep:
-        raise UsageError(f'--tag {text}: expected KEY=VALUE (e.g. os_patch=2024-06)')
+        raise UsageError(f'--tag {text}: expected NAME=VALUE (e.g. os_patch=2024-06)')
     check_tag(key, value)
     return key, value
 

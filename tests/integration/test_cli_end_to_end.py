@@ -51,7 +51,7 @@ def test_bad_input_among_good_writes_nothing(smoke_run, tmp_path):
     (['run', 'no_such_check'], "unknown check 'no_such_check'"),
     (['run', 'matmul', '--system', 'no_such_system'], "unknown system 'no_such_system'"),
     (['run', '--campaign', 'no_such_campaign'], "unknown campaign 'no_such_campaign'"),
-    (['run', 'matmul', '--tag', 'no_value'], '--tag no_value: expected KEY=VALUE'),
+    (['run', 'matmul', '--tag', 'no_value'], '--tag no_value: expected NAME=VALUE'),
     (['run', 'matmul', '--tag', 'user=me'], "the name 'user' is reserved"),
 ])
 def test_bad_run_arguments(tmp_path, args, fault):

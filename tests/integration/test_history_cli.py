@@ -86,8 +86,9 @@ def test_show_finds_the_planted_change_point_with_its_session_and_tag(planted, t
 def test_show_selects_by_check_and_pvar_and_rewrites_atomically(planted, tmp_path):
     store, uuid = planted
     out = tmp_path / 'rep'
-    (out / 'tables').mkdir(parents=True)
-    (out / 'tables' / 'stale.csv').write_text('old')
+    first = hpcval('history', 'show', 'Synth*', '--store', store, '-o', out, '--max-figures', '1')
+    assert first.returncode == 0, first.stderr
+    (out / 'tables' / 'stale.csv').write_text('old')      # in an earlier hpcval output: replaced whole
     proc = hpcval('history', 'show', 'Synth*', '--pvar', 'time', '--store', store, '-o', out, '--max-figures', '2')
     assert proc.returncode == 0, proc.stderr
     assert '1 change point(s)' in proc.stdout and '4 series' in proc.stdout

@@ -21,7 +21,7 @@ def test_junit_and_tags_on_the_command_line(tmp_path):
 
 
 @pytest.mark.parametrize('text,fault', [
-    ('os_patch', 'expected KEY=VALUE'),
+    ('os_patch', 'expected NAME=VALUE'),
     ('os_patch=a,b', 'may not contain "," or "="'),
     ('os_patch=a=b', 'may not contain "," or "="'),
     ('1patch=a', 'the name must be a letter or _'),
