@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import outdir as outdir_mod
 from analysis.outdir import write_csv
-from analysis.textfmt import fmt as _fmt, markdown_env as _markdown_env, pct as _pct, slug as _slug
+from analysis.textfmt import count as _count, fmt as _fmt, markdown_env as _markdown_env, pct as _pct, slug as _slug
 from analysis import cases as cases_mod
 from analysis import compare as compare_mod
 from analysis import figures, gan, matmul, microbench, proposal, provenance, scaling, smallfile, stability
@@ -145,6 +145,7 @@ def _env():
                              autoescape=jinja2.select_autoescape(['html', 'j2']),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters['fmt'] = _fmt
+    env.filters['count'] = _count
     env.filters['pct1'] = _pct
     env.filters['size'] = _size
     env.filters['slug'] = _slug

@@ -22,6 +22,15 @@ def fmt(value, digits=3):
     return '' if value is None else str(value)
 
 
+def count(value):
+    '''A count (runs needed): an integer; NaN blank; infinite as "no count decides".'''
+    if value is None or value != value:
+        return ''
+    if value == float('inf'):
+        return 'no count decides'
+    return f'{int(value):d}'
+
+
 def pct(value):
     '''A fraction as a percentage with one decimal; NaN or None blank.'''
     return '' if value is None or value != value else f'{100 * value:.1f} %'

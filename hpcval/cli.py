@@ -167,8 +167,8 @@ def cmd_compare(args):
     else:
         undecided = rep.extra['undecided']
         if not undecided.empty:
-            need = '; '.join(f'{r.case} {r.pvar}: ' + (f'{r.runs_needed:.0f}' if r.runs_needed >= 0 else '?')
-                             for r in undecided.itertuples())
+            from analysis.textfmt import count
+            need = '; '.join(f'{r.case} {r.pvar}: {count(r.runs_needed) or "?"}' for r in undecided.itertuples())
             print(_p(f'hpcval compare: {len(undecided)} cell(s) not decided (INCONCLUSIVE); '
                      f'runs per side likely to decide: {need}'))
         view = table[['case', 'pvar', 'verdict', 'ratio', 'ci_lo', 'ci_hi', 'p_holm', 'runs_needed']].copy()
