@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -350,13 +351,36 @@ def _point_latest(rundir):
     os.replace(tmp, latest)
 
 
+#: how long ReFrame may take to cancel its jobs and write its report after a signal
+STOP_GRACE_S = 120
+
+
+def run_reframe(cmd, env):
+    '''ReFrame in the foreground.  When hpcval is stopped (SIGTERM, or Ctrl-C), ReFrame is
+    stopped the way it handles itself: SIGTERM, on which it cancels its jobs and exits;
+    killed only if it has not gone within STOP_GRACE_S.  (subprocess.run would SIGKILL it
+    at once and leave its scheduler jobs running.)'''
+    child = subprocess.Popen(cmd, cwd=paths.ROOT, env=env)
+    try:
+        child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, child.returncode)
+
+
 def _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags):
     '''ReFrame ``-l`` in a temporary folder (the site config writes its log there): 0, or 2.'''
     scratch = Path(tempfile.mkdtemp(prefix='hpcval-list-'))
     try:
         cmd = reframe_command(checks, system, scratch, campaign, nodes, repeat, setvars, extra, tags,
                               action='list')
-        proc = subprocess.run(cmd, cwd=paths.ROOT, env=dict(os.environ, HPCVAL_RUN_DIR=str(scratch)))
+        proc = run_reframe(cmd, dict(os.environ, HPCVAL_RUN_DIR=str(scratch)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if proc.returncode != 0:
@@ -371,7 +395,7 @@ DRY_RUN_NOTE = ('ReFrame --dry-run: job scripts under stage/, nothing was run.  
 
 def _dry_run(rundir, cmd, env, scratch):
     '''A dry run's exit code: 0, 1 (a case failed its setup) or 2 (no case / ReFrame failed).'''
-    proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
+    proc = run_reframe(cmd, env)
     if not (scratch / 'report.json').exists():
         why = ('no test case was selected' if proc.returncode == 0
                else f'ReFrame failed before making any job script (exit {proc.returncode})')
@@ -424,7 +448,7 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
         injector.log('faults: ' + ' '.join(f.describe() for f in faults))
         injector.start()
     try:
-        proc = subprocess.run(cmd, cwd=paths.ROOT, env=env)
+        proc = run_reframe(cmd, env)
     finally:
         if injector:
             injector.stop()       # a stopped slurmd is continued whatever happened

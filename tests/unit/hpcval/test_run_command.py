@@ -94,14 +94,12 @@ def test_exec_policy_from_partitions(monkeypatch):
 
 
 def test_the_run_command_file_records_the_site_policy(tmp_path, monkeypatch):
-    seen, real_run = {}, run.subprocess.run
+    seen = {}
 
-    def fake_run(cmd, **kw):
-        if not str(cmd[0]).endswith('reframe'):
-            return real_run(cmd, **kw)          # git, for the session's tags
+    def fake_reframe(cmd, env):
         seen['cmd'] = cmd
         return type('P', (), {'returncode': 0})()
-    monkeypatch.setattr(run.subprocess, 'run', fake_run)
+    monkeypatch.setattr(run, 'run_reframe', fake_reframe)
     rc, rundir = run.execute(['matmul'], 'local', 'c', runs_root=tmp_path)
     assert rc == 2                      # no report: ReFrame did not really run
     line = (rundir / 'command.txt').read_text()
@@ -117,3 +115,40 @@ def test_run_folders_never_replace_what_is_not_hpcvals(tmp_path):
     with pytest.raises(UsageError, match='not a folder'):
         run.new_run_dir('afile', tmp_path)
     assert sorted(p.name for p in (tmp_path / 'demo').iterdir()) == ['latest']
+
+
+_FAKE_REFRAME = '''
+import signal, sys, time
+def stop(*_):
+    open(sys.argv[1], 'w').write('cancelled its jobs')
+    sys.exit(1)
+signal.signal(signal.SIGTERM, stop)
+print('running', flush=True)
+time.sleep(60)
+'''
+
+_HPCVAL = '''
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from hpcval import cli, run
+signal.signal(signal.SIGTERM, cli._terminated)
+try:
+    run.run_reframe([sys.executable, '-c', {fake!r}, {mark!r}], dict(os.environ))
+except cli.Terminated:
+    print('terminated', flush=True)
+'''
+
+
+def test_a_stopped_run_stops_reframe_as_reframe_stops_itself(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    mark = tmp_path / 'reframe-stopped'
+    proc = subprocess.Popen([sys.executable, '-c', _HPCVAL.format(root=str(paths.ROOT), fake=_FAKE_REFRAME,
+                                                                  mark=str(mark))],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'running'        # ReFrame's stand-in is up
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    # ReFrame got SIGTERM (it cancels its jobs then), not SIGKILL, and hpcval went on to stop
+    assert mark.read_text() == 'cancelled its jobs' and 'terminated' in out
