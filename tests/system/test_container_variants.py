@@ -37,10 +37,10 @@ def test_container_job_script_is_the_hybrid_model(container_run):
         # the host launcher outside, ranks joined in one container, image ENV applied,
         # stage directory bound and used as working directory
         assert ln.startswith('mpirun -np 2 ch-run --set-env')
-        assert ' --join ' in ln and ':"/rfm_workdir"' in ln and '-c /rfm_workdir' in ln
+        assert ' --join ' in ln and ':/rfm_workdir ' in ln and '-c /rfm_workdir' in ln
         assert str(IMAGES / 'openmpi') in ln
     host = [ln for ln in lines if 'LD_LIBRARY_PATH=/opt/hostmpi/lib' in ln]
-    assert len(host) == 2 and all(':"/opt/hostmpi/lib"' in ln for ln in host)
+    assert len(host) == 2 and all(':/opt/hostmpi/lib ' in ln for ln in host)
 
 
 def test_missing_image_fails_before_submission(tmp_path):

@@ -41,5 +41,5 @@ def test_smallfile_io_in_the_image_writes_through_the_bound_target(openmpi_image
         assert not Path(tc['target_path'], tc['run_dir']).exists()
     # the target was bound at /scratch: the job script says so
     scripts = list(Path(tmp_path, 'io', 'latest', 'output').rglob('rfm_job.sh'))
-    assert scripts and all(':"/scratch"' in s.read_text() and '-d /scratch' in s.read_text() for s in scripts)
+    assert scripts and all(':/scratch ' in s.read_text() and '-d /scratch' in s.read_text() for s in scripts)
     assert not [p for p in os.listdir('/dev/shm') if p.startswith('hpcval-smallfile-')]
