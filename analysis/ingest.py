@@ -11,7 +11,6 @@ value of a passed case becomes NaN in ``value`` and a line in
 ``Dataset.warnings``; a pvar reported with two units is an error.
 """
 import json
-import math
 import os
 import re
 import stat
@@ -24,6 +23,7 @@ import pandas as pd
 
 from analysis.cases import CASE_IDENTITY, NODES_TOKEN, REPEAT_TOKEN, strip_token, usable
 from analysis.errors import InputError
+from analysis.shape import check_shape, kind as _kind
 from analysis.redact import (MAYBE, REDACTED, SECRET, maybe_secret, redact, redact_env,  # noqa: F401
                              redact_text, secret_name)
 from analysis.units import better as better_of_unit
@@ -175,73 +175,6 @@ def _slow_json(path, raw):
     except RecursionError:
         raise InputError(path, 'JSON nested too deeply to be a run report') from None
     return data
-
-
-def _kind(v):
-    return {type(None): 'null', bool: 'a boolean', int: 'a number', float: 'a number', str: 'text',
-            list: 'a list', dict: 'an object'}.get(type(v), type(v).__name__)
-
-
-_TEXT_FIELDS = ('name', 'display_name', 'result', 'system', 'partition', 'environ', 'fail_phase')
-_COUNT_FIELDS = ('num_nodes', 'num_tasks', 'num_tasks_per_node', 'run_index')
-
-
-def check_shape(data, path):
-    '''InputError naming the first field whose type no ReFrame release writes: the fields the
-    analysis reads, checked once here so that nothing below meets a list where text belongs.'''
-    for r, run in enumerate(data['runs']):
-        if not isinstance(run, dict):
-            raise InputError(path, f'runs[{r}] is {_kind(run)}, not an object')
-        if run.get('run_index') is not None and not _count(run['run_index']):
-            raise InputError(path, f"runs[{r}].run_index is {_show(run['run_index'])}, not a count")
-        cases = run.get('testcases', [])
-        if not isinstance(cases, list):
-            raise InputError(path, f'runs[{r}].testcases is {_kind(cases)}, not a list')
-        for c, tc in enumerate(cases):
-            where = f'runs[{r}].testcases[{c}]'
-            if not isinstance(tc, dict):
-                raise InputError(path, f'{where} is {_kind(tc)}, not an object')
-            if not isinstance(tc.get('display_name') or tc.get('name'), str):
-                raise InputError(path, f"{where} has no 'name' or 'display_name' text")
-            for key in _TEXT_FIELDS:
-                v = tc.get(key)
-                if v is not None and not isinstance(v, str):
-                    raise InputError(path, f'{where}.{key} is {_kind(v)}, not text')
-            for key in _COUNT_FIELDS:
-                v = tc.get(key)
-                if v is not None and not _count(v):
-                    raise InputError(path, f'{where}.{key} is {_show(v)}, not a count')
-            pv = tc.get('perfvalues')
-            if pv is None:
-                continue
-            if not isinstance(pv, dict):
-                raise InputError(path, f'{where}.perfvalues is {_kind(pv)}, not an object')
-            for k, entry in pv.items():
-                if not isinstance(entry, (list, tuple)) or not entry:
-                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}] is {_kind(entry)}, '
-                                           'not [value, reference, lower, upper, unit]')
-                if len(entry) > 4 and entry[4] is not None and not isinstance(entry[4], str):
-                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}]: unit is {_kind(entry[4])}, not text')
-                if any(isinstance(x, (list, dict)) for x in entry[:4]):
-                    raise InputError(path, f'{where}.perfvalues[{k[:60]!r}]: a value is a list or an object')
-
-
-_MAX_COUNT = 2 ** 31       # nodes, tasks, run indexes: anything larger is no count a scheduler gave
-
-
-def _count(v):
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return abs(v) < _MAX_COUNT
-    if isinstance(v, float):               # orjson reads integers beyond 64 bits as floats
-        return math.isfinite(v) and v == int(v) and abs(v) < _MAX_COUNT
-    return isinstance(v, str) and len(v) < 12 and v.strip().lstrip('-').isdigit() and abs(int(v)) < _MAX_COUNT
-
-
-def _show(v):
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + '...'
 
 
 def _memo(fn, value, cache):
