@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from analysis import compare
+from hpcval.analysis import compare
 
 SCENARIOS = [
     # name, shift, cov, runs per side, target

@@ -19,7 +19,7 @@ from pathlib import Path
 from _common import ROOT, cases, hpcval_run, perf, without_openblas_overrides
 
 sys.path.insert(0, str(ROOT))
-from analysis.stats import ratio_ci     # noqa: E402
+from hpcval.analysis.stats import ratio_ci     # noqa: E402
 
 VARIANTS = [('bare', 'host'), ('charliecloud', 'host'), ('charliecloud', 'bundled')]
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from _common import ROOT
 
 sys.path.insert(0, str(ROOT))
-from containers import pipeline, recipes, store     # noqa: E402
+from hpcval.analysis.textfmt import disk_size     # noqa: E402
+from hpcval.containers import pipeline, recipes, store     # noqa: E402
 
 
 def timed(pipe, name):
@@ -54,11 +55,13 @@ def main():
     print(f'| from nothing: debootstrap, base, openmpi (build, test, dir + SquashFS) | {t_fresh:.1f} |')
     print(f'| unchanged rebuild (index hit) | {t_same:.2f} |')
     print(f'| last openmpi instruction changed (ch-image cache, test, convert) | {t_touch:.1f} |')
-    print('\n| image | stage times (s), last build | dir | SquashFS | convert dir / squash (s) |\n|---|---|---|---|---|')
+    print('\n| image | stage times (s), last build | dir | SquashFS | convert dir / squash (s) |\n'
+          '|---|---|---|---|---|')
     for name in ('bootstrap', 'base', 'openmpi'):
         e = idx.get(name, {})
         f = e.get('formats', {})
-        size = lambda k: f'{f[k]["bytes"] / 2**20:.0f} MiB' if k in f else '-'     # noqa: E731
+        def size(k, f=f):
+            return disk_size(f[k]['bytes']) if k in f else '-'
         conv = ' / '.join(str(f[k]['seconds']) for k in ('dir', 'squash') if k in f) or '-'
         print(f'| {name} | {e.get("seconds")} | {size("dir")} | {size("squash")} | {conv} |')
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reliability: malformed inputs, secret shapes, and the YAML bomb, counted and timed.
 
-- every named malformed input of tests/unit/hpcval/test_malformed_input.py,
+- every named malformed input of tests/unit/cli/test_malformed_input.py,
   plus ``--mutations`` generated ones (the same hypothesis strategies, not
   derandomised), through ``report``, ``compare`` and ``history add``: exit
   codes and tracebacks counted;
@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / 'tests', ROOT / 'tests' / 'unit' / 'hpcval'):
+for p in (ROOT, ROOT / 'tests', ROOT / 'tests' / 'unit' / 'hpcval', ROOT / 'tests' / 'unit' / 'cli'):
     sys.path.insert(0, str(p))
 
 import secrets_corpus  # noqa: E402

@@ -43,6 +43,8 @@ class ContainerEnvIsolation(rfm.RunOnlyRegressionTest, ProvenanceMixin):
     tags = {'containers', 'environment'}
     env_setup = parameter(['recommended'], type=str, loggable=True)
     workload = variable(str, value='container_env', loggable=True)
+    #: what the check is, so how the report analyses it (hpcval.analysis.roles)
+    role = variable(str, value='environment', loggable=True)
     runtime = variable(str, value='charliecloud', loggable=True)
     container_image = variable(str, value='base', loggable=True)
     #: where each lookup resolved, e.g. "python=host-home,julia=image"

@@ -44,6 +44,8 @@ class GanTraining(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     mode = parameter(['strong', 'weak'], type=str, loggable=True)
     ranks_per_node = parameter([1], type=int, loggable=True)
     workload = variable(str, value='gan_training', loggable=True)
+    #: what the check is, so how the report analyses it (hpcval.analysis.roles)
+    role = variable(str, value='application', loggable=True)
     #: the analysis reads these: how to scale, and which number is the headline
     scaling_mode = variable(str, value='', loggable=True)
     scaling_pvar = variable(str, value='samples_per_s', loggable=True)

@@ -37,6 +37,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     backend = parameter(['numpy', 'tensorflow'], type=str, loggable=True)
     dtype = parameter(['float64', 'float32'], type=str, loggable=True)
     workload = variable(str, value='matmul', loggable=True)
+    #: what the check is, so how the report analyses it (hpcval.analysis.roles)
+    role = variable(str, value='kernel', loggable=True)
     sizes = variable(typ.List[int], value=[1024, 2048, 4096], loggable=True)
     reps = variable(int, value=5, loggable=True)
     python = variable(str, value=sys.executable)

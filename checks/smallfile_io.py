@@ -53,6 +53,7 @@ from reframe.core.builtins import (fixture, parameter, run_after, run_before,
 
 sys.path.insert(0, os.path.dirname(__file__))  # for 'common', however ReFrame loads us
 from common import mdtest                                       # noqa: E402
+from common.build import MpiSourceBuild                         # noqa: E402
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems, job_problems, shell_words)
@@ -73,24 +74,11 @@ class FileLimitExceeded(Exception):
     '''A case would create more files on a shared target than the site allows.'''
 
 
-class build_smallfile_md(rfm.CompileOnlyRegressionTest):
+class build_smallfile_md(MpiSourceBuild):
     '''Compile smallfile_md.c with the environment's MPI compiler wrapper.'''
-    build_system = 'SingleSource'
     sourcepath = 'smallfile_md.c'
     executable = 'smallfile_md'
-    valid_systems = ['*']
-    valid_prog_environs = ['+mpi']
-
-    @run_before('compile')
-    def set_flags(self):
-        self.build_system.cflags = ['-O2', '-Wall']
-        self.build_system.ldflags = ['-ldl', '-lm']
-        self.build_system.executable = 'smallfile_md'
-
-    @sanity_function
-    def built(self):
-        return sn.assert_true(os.path.exists(os.path.join(self.stagedir, 'smallfile_md')),
-                              msg='smallfile_md was not built')
+    libs = ['dl', 'm']
 
 
 @rfm.simple_test
@@ -101,6 +89,8 @@ class SmallfileIO(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     tags = {'io', 'metadata'}
     target = parameter(list(TARGETS), type=str, loggable=True)
     workload = variable(str, value='smallfile_io', loggable=True)
+    #: what the check is, so how the report analyses it (hpcval.analysis.roles)
+    role = variable(str, value='io', loggable=True)
     md_build = fixture(build_smallfile_md, scope='environment')
     #: recipe whose image carries smallfile_md built against its own MPI
     container_image = 'openmpi'

@@ -9,7 +9,10 @@ run report go under ``$HPCVAL_RUN_DIR`` (``hpcval run`` sets it to
 import glob
 import os
 
+from reframe import VERSION as _RFM_VERSION
 from reframe.utility.cpuinfo import cpuinfo
+
+_RFM = tuple(int(x) for x in _RFM_VERSION.split('-')[0].split('.')[:2])
 
 RUN_DIR = os.environ.get('HPCVAL_RUN_DIR', os.path.join('runs', 'adhoc'))
 os.makedirs(RUN_DIR, exist_ok=True)   # the log handler opens its file at load time
@@ -123,7 +126,8 @@ site_configuration = {
             # One line per performance variable: ReFrame writes one header per
             # test class, and variants of a class have different variables
             # (latency_* vs bw_*), so the wide layout would mislabel them.
-            'perflog_multiline': True,
+            # (ReFrame 4.0-4.8 call the same layout perflog_compat)
+            ('perflog_multiline' if _RFM >= (4, 9) else 'perflog_compat'): True,
             'handlers_perflog': [
                 {
                     'type': 'filelog',
@@ -134,7 +138,10 @@ site_configuration = {
                                '%(check_system)s|%(check_partition)s|%(check_environ)s|'
                                '%(check_result)s|%(check_perf_var)s|%(check_perf_value)s|'
                                '%(check_perf_unit)s|%(check_perf_ref)s|%(check_perf_lower_thres)s|'
-                               '%(check_perf_upper_thres)s|%(check_perf_result)s|%(check_#ALL)s'),
+                               '%(check_perf_upper_thres)s|%(check_perf_result)s|'
+                               # every loggable field; ReFrame 4.0-4.2 have no check_#ALL
+                               + ('%(check_#ALL)s' if _RFM >= (4, 3) else
+                                  '%(check_jobid)s|%(check_num_tasks)s|%(check_job_nodelist)s')),
                     'ignore_keys': ['check_perfvalues', 'check_display_name', 'check_system',
                                     'check_partition', 'check_environ', 'check_result',
                                     'check_job_completion_time'],

@@ -22,8 +22,12 @@ STATE = os.environ.get('HPCVAL_VCLUSTER_DIR',
                        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                     '.cache', 'vcluster'))
 # sbatch/squeue/srun find the cluster through SLURM_CONF; ReFrame runs them
-# from this process, so setting it here is enough.
-os.environ.setdefault('SLURM_CONF', os.path.join(STATE, 'etc', 'slurm.conf'))
+# from this process, so setting it here is enough.  Only once the cluster has
+# written it: any process that imports this module passes SLURM_CONF on, and
+# every Slurm command retries a missing slurm.conf for a minute before failing.
+SLURM_CONF = os.environ.get('SLURM_CONF') or os.path.join(STATE, 'etc', 'slurm.conf')
+if os.path.exists(SLURM_CONF):
+    os.environ.setdefault('SLURM_CONF', SLURM_CONF)
 try:
     with open(os.path.join(STATE, 'state.json')) as _fp:
         NODES = int(json.load(_fp)['nodes'])
@@ -54,9 +58,9 @@ FABRICS = {
 _ENV = [kv for kv in OPENMPI_ENV if not kv[0].endswith('_if_include')] + [
     ['OMPI_MCA_oob_tcp_if_include', 'eth0'],
     ['OMPI_MCA_btl_tcp_if_include', 'eth0'],
-    ['SLURM_CONF', os.environ['SLURM_CONF']],
+    ['SLURM_CONF', SLURM_CONF],
     # every virtual node shares the same 2 cores: 3 ranks busy-polling on them
-    # starve each other (a 3-node allreduce took 10 ms per call, 0.2 ms yielding)
+    # starve each other; yielding keeps collectives usable (benchmarks/RESULTS.md)
     ['OMPI_MCA_mpi_yield_when_idle', '1'],
 ]
 

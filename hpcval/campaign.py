@@ -14,22 +14,7 @@ from pathlib import Path
 
 from hpcval import paths
 from hpcval.errors import UsageError
-
-#: a session-extras key ReFrame can carry: ``--session-extras K=V,K=V``
-TAG_KEY = r'^[A-Za-z_][A-Za-z0-9_]*$'
-#: a session-extras value: ReFrame splits on ',' then on the first '='
-TAG_VALUE = r'^[^,=\n]*$'
-#: session_info keys ReFrame 4.10 keeps for itself (reframe/schemas/runreport.json):
-#: a session extra by one of these names makes ReFrame fail at the end of the run
-RESERVED_EXTRAS = frozenset({
-    'cmdline', 'config_files', 'data_version', 'hostname', 'log_files', 'num_aborted', 'num_cases',
-    'num_failures', 'num_skipped', 'prefix_output', 'prefix_stage', 'session_uuid', 'time_elapsed',
-    'time_end', 'time_end_unix', 'time_start', 'time_start_unix', 'user', 'uuid', 'version', 'workdir'})
-
-
-def reserved_tag(key):
-    '''Whether a tag name is ReFrame's own session_info key or hpcval's (hpcval_*).'''
-    return key in RESERVED_EXTRAS or key.startswith('hpcval_')
+from hpcval.reframe_facts import NO_ROLE, RESERVED_EXTRAS, ROLES, TAG_KEY, TAG_VALUE, reserved_tag  # noqa: F401
 
 _SCALAR = {'type': ['string', 'number', 'boolean']}
 _FRACTION = {'type': 'number', 'exclusiveMinimum': 0, 'exclusiveMaximum': 1}
@@ -62,6 +47,10 @@ SCHEMA = {
                 'title': {'type': 'string'},
                 'mode': {'enum': ['strong', 'weak']},
                 'floor': _FRACTION,
+                # CHECK -> role, over what the check declares (hpcval.analysis.roles)
+                'roles': {'type': 'object', 'additionalProperties': {'enum': list(ROLES) + [NO_ROLE]}},
+                # sentences the report's summary puts first under "Read with care"
+                'caveats': {'type': 'array', 'items': {'type': 'string', 'minLength': 1}},
                 'compare': {
                     'type': 'object', 'additionalProperties': False,
                     'properties': {
@@ -147,7 +136,8 @@ def _schema_error(data):
             return (f'{_location(where)}: unknown key(s) {", ".join(map(repr, unknown))} '
                     f'(known: {", ".join(allowed)})')
     if err.validator == 'pattern' and err.validator_value == TAG_VALUE:
-        return f'{_location(where)}: {err.instance!r} may not contain "," or "=" (ReFrame splits session extras on them)'
+        return (f'{_location(where)}: {err.instance!r} may not contain "," or "=" '
+                '(ReFrame splits session extras on them)')
     if err.validator == 'pattern' and err.validator_value == TAG_KEY:
         return (f'{_location(where)}: {err.instance!r} does not match {TAG_KEY!r} '
                 f'(a tag name is a letter or _ then letters, digits, _)')
@@ -222,7 +212,7 @@ def load_file(path, name=None):
     try:
         text = path.read_text()
     except OSError as err:
-        raise UsageError(f'{where}: cannot read ({err.strerror or err})')
+        raise UsageError(f'{where}: cannot read ({err.strerror or err})') from None
     try:
         data = _safe_load(text)
     except _AliasFound as alias:
@@ -232,7 +222,7 @@ def load_file(path, name=None):
         mark = getattr(err, 'problem_mark', None)
         line = f'line {mark.line + 1}: ' if mark is not None else ''
         what = getattr(err, 'problem', None) or str(err).splitlines()[0]
-        raise UsageError(f'{where}: {line}not valid YAML ({what})')
+        raise UsageError(f'{where}: {line}not valid YAML ({what})') from None
     if data is None:
         raise UsageError(f'{where}: empty: a campaign names at least its checks')
     validate(data, where)

@@ -15,7 +15,6 @@ report or perflog: what ReFrame records of a dry run are cases that "pass"
 with no values) and leaves ``latest`` alone.
 """
 import datetime as _dt
-import json
 import os
 import re
 import shlex
@@ -120,15 +119,12 @@ def images_of(checks):
 
 def image_tags(checks, folder=None):
     '''``image_<name>``: the first 12 hex digits of the digest of each image
-    the checks use, as `hpcval image build` recorded it in index.json under
-    ``$HPCVAL_IMAGES`` (default .cache/images): the directory format's digest
+    the checks use, as `hpcval image build` recorded it in the image folder's
+    index.json (containers.store): the directory format's digest
     (the format config/local.py and config/vcluster.py run), else the first
     format recorded.  Images not built are left out.'''
-    folder = Path(folder or os.environ.get('HPCVAL_IMAGES') or paths.ROOT / '.cache' / 'images')
-    try:
-        index = json.loads((folder / 'index.json').read_text()).get('images', {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    from hpcval.containers import store
+    index = store.recorded_images(folder)
     tags = {}
     for name in images_of(checks):
         formats = (index.get(name) or {}).get('formats') or {}
@@ -443,7 +439,7 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
     print(f'hpcval run: {campaign} -> {rundir}', flush=True)
     injector = None
     if faults:
-        from cluster.faults import Injector
+        from hpcval.cluster.faults import Injector
         injector = Injector(list(faults), rundir / 'faults.log')
         injector.log('faults: ' + ' '.join(f.describe() for f in faults))
         injector.start()

@@ -13,12 +13,12 @@ host MPI library into the image and puts it first on the library path (the
 bind model).  The program reports the file its MPI library was loaded from,
 and sanity fails when that is not the one the variant asked for.
 """
-import json
 import os
 import re
 import shlex
 
-import reframe as rfm
+from common import Plugin
+from hpcval.containers import store
 import reframe.core.containers as _containers
 import reframe.utility.typecheck as typ
 from reframe.core.builtins import parameter, run_after, variable
@@ -27,7 +27,6 @@ from reframe.core.containers import ContainerPlatform
 RUNTIMES = ('bare', 'charliecloud', 'apptainer', 'singularity', 'sarus')
 #: where the host MPI is bound inside every hpcval image (created by the base recipe)
 HOST_MPI_MOUNT = '/opt/hostmpi'
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Charliecloud(ContainerPlatform):
@@ -76,19 +75,14 @@ _containers.Charliecloud = Charliecloud
 
 def image_folder(partition=None):
     extras = partition.extras if partition else {}
-    return (os.environ.get('HPCVAL_IMAGES') or extras.get('image_folder')
-            or os.path.join(REPO, '.cache', 'images'))
+    return str(store.image_folder(extras.get('image_folder')))
 
 
 def find_image(name, fmt='dir', folder=None):
     '''(path, digest) of a converted image that passed its test, or raise
     with the command that builds it.'''
     folder = folder or image_folder()
-    try:
-        with open(os.path.join(folder, 'index.json')) as fp:
-            entry = json.load(fp).get('images', {}).get(name, {})
-    except FileNotFoundError:
-        entry = {}
+    entry = store.recorded_images(folder).get(name) or {}
     out = entry.get('formats', {}).get(fmt)
     path = os.path.join(folder, out['path']) if out else None
     if not path or not os.path.exists(path) or entry.get('test', {}).get('status') != 'passed':
@@ -100,7 +94,7 @@ class ImageNotBuilt(Exception):
     pass
 
 
-class ContainerMixin(rfm.RegressionTestPlugin):
+class ContainerMixin(Plugin):
     '''``runtime`` x ``mpi`` variants for a check whose program lives in an image.
 
     The check sets ``container_image`` (a recipe name) and

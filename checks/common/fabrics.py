@@ -22,7 +22,7 @@ fallback to another network fails loudly instead of passing slowly.
 """
 import re
 
-import reframe as rfm
+from common import Plugin
 from reframe.core.builtins import parameter, run_after, variable
 
 
@@ -56,7 +56,7 @@ def _ucx(text):
 PROOFS = {'openmpi-btl': _openmpi_btl, 'libfabric': _libfabric, 'ucx': _ucx}
 
 
-class FabricMixin(rfm.RegressionTestPlugin):
+class FabricMixin(Plugin):
     fabric = parameter(['default'], type=str, loggable=True)
     #: what carried the traffic between nodes (and within a node), as the MPI reported it
     transport = variable(str, value='', loggable=True)
@@ -82,8 +82,9 @@ class FabricMixin(rfm.RegressionTestPlugin):
         if parse is None:
             return [f'fabric {self.fabric}: no known proof {spec.get("proof")!r} (known: {", ".join(PROOFS)})']
         remote, local = parse(stdout + '\n' + stderr)
-        self.transport = ';'.join(filter(None, ['+'.join(sorted(remote)) and 'between nodes ' + '+'.join(sorted(remote)),
-                                                '+'.join(sorted(local)) and 'on node ' + '+'.join(sorted(local))]))
+        between, within = '+'.join(sorted(remote)), '+'.join(sorted(local))
+        self.transport = ';'.join(filter(None, [between and 'between nodes ' + between,
+                                                within and 'on node ' + within]))
         problems = []
         spans_nodes = getattr(self, 'num_nodes', 1) > 1
         if spans_nodes:

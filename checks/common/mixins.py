@@ -3,12 +3,12 @@ import os
 import re
 import shlex
 
-import reframe as rfm
+from common import Plugin
 import reframe.utility.sanity as sn
 from reframe.core.builtins import parameter, run_after, run_before, variable
 
 
-class NodeCountMixin(rfm.RegressionTestPlugin):
+class NodeCountMixin(Plugin):
     '''``num_nodes`` as a loggable parameter (ReFrame has no such attribute yet).
 
     ``hpcval run --nodes 1,2,3`` re-parameterises it with ``-P num_nodes=1,2,3``;
@@ -24,7 +24,7 @@ class NodeCountMixin(rfm.RegressionTestPlugin):
                      f'{self.current_partition.fullname} has {max_nodes} node(s)')
 
 
-class ProvenanceMixin(rfm.RegressionTestPlugin):
+class ProvenanceMixin(Plugin):
     '''Record where a number came from, as loggable fields of the run report.
 
     The program prints ``# MPI Library: ...`` (from MPI_Get_library_version in

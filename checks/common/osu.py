@@ -8,21 +8,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from hpcval.sizes import size_label       # the names the analysis reads back
+
 _HEADER = re.compile(r'^#\s*Size\s+(?P<col>.+?)\s*$')
 _ROW = re.compile(r'^(?P<size>\d+)\s+(?P<value>[-+0-9.eE]+|nan|inf)(?P<rest>.*)$', re.I)
 _LIB = re.compile(r'^#\s*MPI Library:\s*(?P<lib>.+?)\s*$')
 _HOSTS = re.compile(r'^#\s*Hosts:\s*(?P<hosts>.*?)\s*$')
 _VALID = re.compile(r'^#\s*Validation:\s*(?P<v>\w+)')
-
-SIZE_UNITS = (('GiB', 1 << 30), ('MiB', 1 << 20), ('KiB', 1 << 10))
-
-
-def size_label(nbytes):
-    '''8 -> '8B', 4096 -> '4KiB', 4194304 -> '4MiB' (exact multiples only).'''
-    for suffix, mult in SIZE_UNITS:
-        if nbytes >= mult and nbytes % mult == 0:
-            return f'{nbytes // mult}{suffix}'
-    return f'{nbytes}B'
 
 
 def message_sizes(min_size, max_size):

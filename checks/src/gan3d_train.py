@@ -76,7 +76,8 @@ def showers(rng, n, np):
     gx /= gx.sum(axis=1, keepdims=True)
     gy /= gy.sum(axis=1, keepdims=True)
     # deposited fraction ~2 % of the primary energy (sampling calorimeter), with noise
-    dep = (SAMPLING * energy)[:, None, None, None] * gx[:, :, None, None] * gy[:, None, :, None] * prof[:, None, None, :]
+    dep = ((SAMPLING * energy)[:, None, None, None] * gx[:, :, None, None]
+           * gy[:, None, :, None] * prof[:, None, None, :])
     dep = dep * rng.lognormal(0.0, 0.1, dep.shape)
     dep[dep < 1e-7] = 0.0
     return dep[..., None].astype(np.float32), energy

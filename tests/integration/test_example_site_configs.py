@@ -64,7 +64,8 @@ def test_image_missing_from_a_site_config_fails_before_submission(tmp_path):
     proc = subprocess.run(
         [str(ROOT / '.venv/bin/reframe'), '-C', str(ROOT / 'config/examples/sarus_slurm.py'),
          '--system', 'sarus-site', '-c', str(ROOT / 'checks/mpi_microbench.py'), '-n', '%benchmark=latency',
-         '-P', 'runtime=sarus', '--dry-run', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
+         '-P', 'runtime=sarus', '--dry-run', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'),
+         '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "image openmpi not configured for sarus in partition sarus-site:mc" in proc.stdout
@@ -104,6 +105,7 @@ def test_a_fabric_the_partition_does_not_declare_is_skipped(tmp_path):
     proc = subprocess.run(
         [str(ROOT / '.venv/bin/reframe'), '-C', str(ROOT / 'config/examples/slingshot.py'),
          '--system', 'slingshot', '-c', str(ROOT / 'checks/mpi_microbench.py'), '-n', '%benchmark=latency',
-         '-P', 'fabric=opa', '--dry-run', '-v', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
+         '-P', 'fabric=opa', '--dry-run', '-v', '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'),
+         '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "fabric 'opa' is not declared in partition slingshot:normal (declared: cxi, tcp)" in proc.stdout

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from analysis import ingest, report
+from hpcval.analysis import ingest, report
 from benchmarks.synth_reports import generate
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')

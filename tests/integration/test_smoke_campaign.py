@@ -96,7 +96,7 @@ def test_perflogs_written_under_the_run(smoke_run):
 
 def test_perflogs_carry_the_same_numbers_as_the_run_report(smoke_run):
     '''The fallback input: one line per variable, each variant labelled right.'''
-    from analysis import ingest
+    from hpcval.analysis import ingest
     key = ['display_name', 'pvar']
     rep = ingest.load([Path(smoke_run) / 'report.json']).frame.dropna(subset=['pvar'])
     logs = ingest.load([Path(smoke_run) / 'perflogs']).frame.dropna(subset=['pvar'])

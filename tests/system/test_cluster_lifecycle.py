@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from cluster import vcluster
+from hpcval.cluster import vcluster
 from hpcval_cli import ROOT, hpcval
 
 

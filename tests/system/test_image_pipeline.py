@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hpcval_cli import IMAGES, hpcval, image_index as index
-from containers import pipeline, recipes, store
+from hpcval.containers import pipeline, recipes, store
 
 
 def test_openmpi_image_is_tested_converted_and_indexed(openmpi_image):

@@ -8,13 +8,15 @@ exit 1; with the update undone a third run has no REGRESSION but, possibly,
 hsn bandwidth, which shifts between sessions here.
 
 What the updates leave alone: the eth link, shaped to 1 Gbit/s, is steady to
-0.1 % and must come out EQUIVALENT every time; node1's DGEMM must never be
-called a REGRESSION, but is not asserted EQUIVALENT: this VM's DGEMM rate
-moves with its host's load, 18.0 GFLOP/s in one CI run and 20.5 half an
-hour later (every run within 2 %), and by 8 % (ratio 1.083, 90 % CI
-1.01-1.19) between the baseline and the hsn-halved run five minutes apart.
-Six runs of one period do not carry that variance; at a 10 % margin the
-gate says INCONCLUSIVE, which is the honest answer.
+0.1 % and must come out EQUIVALENT every time; node1's DGEMM must not fall
+by more than the host's own drift (HOST_DRIFT) and is not asserted
+EQUIVALENT: this VM's DGEMM rate moves with its host's load, 18.0 GFLOP/s
+in one CI run and 20.5 half an hour later (every run within 2 %), and by 8 %
+(ratio 1.083, 90 % CI 1.01-1.19) between the baseline and the hsn-halved run
+five minutes apart.  Six runs of one period do not carry that variance: at a
+10 % margin the gate says INCONCLUSIVE, or, when the host drifts by more than
+the margin, REGRESSION; that is what the gate measured, and a real gate
+would take its baseline from several sessions (``hpcval history``).
 
 The nodes are pinned to their own CPUs for the test (node1: cpu0, node2:
 cpu1), as real nodes are: otherwise noise on node2 would steal node1's cores.
@@ -30,16 +32,38 @@ from hpcval_cli import hpcval, run_cases
 PVARS = ['^latency_8B$', '^bw_1MiB$', '^gflops_n2048$']
 
 
-def _verdicts(outdir):
-    '''(check, fabric or '', benchmark or '', pvar) -> verdict, from the compare table.'''
+MATMUL = ('MatmulBench', '', '', 'gflops_n2048')
+
+# This VM's DGEMM rate follows its host's load: between the sessions of one
+# gate run node1's DGEMM ratio has ranged 0.88-1.30 (benchmarks/RESULTS.md,
+# runs A-D; 1/1.30 = 0.77), and a CI run called the undone session's DGEMM a
+# REGRESSION against the baseline taken 20 minutes before.  Within-session
+# repeats do not carry that drift, so a REGRESSION of node1's DGEMM is
+# accepted only inside it; what the pinning guards against (a second node on
+# node1's CPU) halves the rate and still fails here.
+HOST_DRIFT = 0.70
+
+
+def _rows(outdir):
+    '''(check, fabric or '', benchmark or '', pvar) -> the compare table's row.'''
     out = {}
     with open(outdir / 'tables' / 'verdicts.csv') as fp:
         for r in csv.DictReader(fp):
             fabric = re.search(r'%fabric=(\w+)', r['case'])
             bench = re.search(r'%benchmark=(\w+)', r['case'])
-            out[(r['check'], fabric.group(1) if fabric else '', bench.group(1) if bench else '', r['pvar'])] = \
-                r['verdict']
+            out[(r['check'], fabric.group(1) if fabric else '', bench.group(1) if bench else '', r['pvar'])] = r
     return out
+
+
+def _verdicts(outdir):
+    '''(check, fabric or '', benchmark or '', pvar) -> verdict, from the compare table.'''
+    return {k: r['verdict'] for k, r in _rows(outdir).items()}
+
+
+def assert_matmul_untouched(outdir):
+    '''node1's DGEMM is no REGRESSION, or one no larger than the host's own drift.'''
+    row = _rows(outdir)[MATMUL]
+    assert row['verdict'] != 'REGRESSION' or float(row['ratio']) >= HOST_DRIFT, row
 
 
 def hsn_bw(rundir):
@@ -109,7 +133,7 @@ def test_halved_hsn_is_a_regression_of_hsn_bandwidth_only(gate, tmp_path):
     assert v[('MpiMicrobench', 'hsn', 'bw', 'bw_1MiB')] == 'REGRESSION', v
     # what the update did not touch: the shaped eth network and the CPU
     assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
-    assert v[('MatmulBench', '', '', 'gflops_n2048')] != 'REGRESSION', v
+    assert_matmul_untouched(tmp_path)
 
 
 def test_noise_on_node2_hurts_the_fast_network_not_node1s_matmul(gate, tmp_path):
@@ -128,7 +152,7 @@ def test_noise_on_node2_hurts_the_fast_network_not_node1s_matmul(gate, tmp_path)
     # node1's DGEMM is not called a regression, though the noise on node2's
     # CPU pushes the host's own processes (ReFrame, Slurm's daemons) onto
     # node1's and costs it about 3 % (clean-clone runs: 0.986, 0.971, 0.983)
-    assert v[('MatmulBench', '', '', 'gflops_n2048')] != 'REGRESSION', v
+    assert_matmul_untouched(tmp_path)
 
 
 def test_with_the_update_undone_the_gate_passes(gate, tmp_path):
@@ -139,9 +163,10 @@ def test_with_the_update_undone_the_gate_passes(gate, tmp_path):
     # shifts by about 20 % between sessions on this machine (two cores for
     # three nodes' TCP stacks): a CI run found 2.5 GB/s in the baseline and
     # 3.1 GB/s here (IMPROVEMENT).  Six runs of one session do not carry that
-    # variance, so hsn bandwidth is the one verdict not asserted here.
+    # variance, so hsn bandwidth is the one network verdict not asserted here;
+    # node1's DGEMM is held to the host's drift (HOST_DRIFT).
     regressions = {k for k, verdict in v.items() if verdict == 'REGRESSION'}
-    assert regressions <= {hsn_bw_cell}, v
+    assert regressions <= {hsn_bw_cell, MATMUL}, v
     assert proc.returncode == (1 if regressions else 0), proc.stdout[-3000:]
     assert v[('MpiMicrobench', 'tcp', 'bw', 'bw_1MiB')] == 'EQUIVALENT', v
-    assert v[('MatmulBench', '', '', 'gflops_n2048')] != 'REGRESSION', v
+    assert_matmul_untouched(tmp_path)

@@ -75,7 +75,8 @@ def test_a_fabric_whose_interface_is_missing_fails(vcluster, tmp_path):
         [str(ROOT / '.venv/bin/reframe'), '-C', str(cfg), '--system', 'vcluster',
          '-c', str(ROOT / 'checks/mpi_microbench.py'), '-P', 'fabric=ib', '-P', 'num_nodes=2',
          '-n', '%benchmark=latency', '-S', 'max_message_size=8', '-S', 'num_iters=50', '-r',
-         '--report-file', str(report), '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'), '--perflogdir', str(tmp_path / 'perflogs')],
+         '--report-file', str(report), '-s', str(tmp_path / 'stage'), '-o', str(tmp_path / 'out'),
+         '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'rundir')))
     assert proc.returncode == 1, proc.stdout[-2000:]

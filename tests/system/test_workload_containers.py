@@ -18,7 +18,7 @@ def test_gan_trains_in_the_tensorflow_image_with_host_and_bundled_mpi(tensorflow
     assert proc.returncode == 0, proc.stdout[-4000:]
     got = _by_mpi(tmp_path / 'gan' / 'latest', 'GanTraining')
     assert set(got) == {'host', 'bundled'}
-    for mpi, tc in got.items():
+    for tc in got.values():
         assert tc['result'] == 'pass', tc['fail_reason']
         assert tc['image_digest'] == tensorflow_image['formats']['dir']['digest']
         assert tc['tensorflow_version'] == '2.21.0' and tc['ranks'] == 2

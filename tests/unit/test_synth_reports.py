@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import ingest
+from hpcval.analysis import ingest
 from benchmarks.synth_reports import FAIL_PHASES, generate, main, truth
 
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from analysis import ingest, report
-from analysis.errors import InputError
+from hpcval.analysis import ingest, report
+from hpcval.errors import InputError
 from runreports import latency_case, make_case, report as runreport, write
 
 

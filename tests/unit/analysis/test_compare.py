@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import compare
+from hpcval.analysis import compare
 
 
 @pytest.mark.parametrize('args,verdict', [
@@ -39,7 +39,9 @@ def _frame(values_by_case, session='s'):
 
 def test_compare_end_to_end_with_one_sided_cases_and_failures():
     rng = np.random.default_rng(1)
-    noise = lambda: np.exp(rng.normal(0, 0.02, 12))
+
+    def noise():
+        return np.exp(rng.normal(0, 0.02, 12))
     base = _frame({('A', 1): 100 * noise(), ('B', 1): 50 * noise(), ('OnlyBase', 1): 10 * noise(),
                    ('C', 1): list(20 * noise()) + [np.nan] * 0})
     cand = _frame({('A', 1): 120 * noise(), ('B', 1): 50 * noise(), ('OnlyCand', 1): 10 * noise(),

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis import gan, smallfile
+from hpcval.analysis import gan, smallfile
 
 
 def _gan_frame(rates, mode='strong', result='pass', first_repeat=0):

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import history, ingest
-from analysis.errors import InputError
+from hpcval.analysis import history, ingest
+from hpcval.errors import InputError
 from hpcval import cli
 from runreports import latency_case, report, write
 
@@ -62,13 +62,14 @@ def test_add_is_atomic(tmp_path, monkeypatch):
     store = tmp_path / 'h.sqlite'
     history.add(store, ingest.load([_session(tmp_path, 0)]))
     before = store.read_bytes()
-    real = history._insert
+    from hpcval.analysis.history import store as store_mod
+    real = store_mod._insert
 
     def crash_after_writing(con, prep, now):
         real(con, prep, now)                       # every row written, then the crash
         assert con.execute('SELECT COUNT(*) FROM results').fetchone()[0] >= 3
         raise RuntimeError('power cut')
-    monkeypatch.setattr(history, '_insert', crash_after_writing)
+    monkeypatch.setattr(store_mod, '_insert', crash_after_writing)
     with pytest.raises(RuntimeError):
         history.add(store, ingest.load([_session(tmp_path, 1), _session(tmp_path, 2)]))
     assert _count(store, 'sessions') == 1 and _count(store, 'results') == 3 and _count(store, 'points') == 1
@@ -242,12 +243,12 @@ def test_failed_cases_are_kept_but_not_in_the_trend(tmp_path):
 
 
 def test_the_command_lines_worker_processes_give_the_same_results(tmp_path):
-    from hpcval.history import _Workers
+    from hpcval.cli.history import Workers
     store, planted = _step_store(tmp_path)
     hist = history.load(store)
     rep = history.build(hist)
     specs = [spec for _caption, spec in rep.figures.values()] * 8
-    workers = _Workers(cores=2)
+    workers = Workers(cores=2)
     try:
         series = [hist.points['median'].to_numpy()] * 3
         assert workers.detect(series, 0.05, 3, 4.0) == history.detect_all(series)
@@ -273,3 +274,14 @@ def test_perflogs_need_a_session_uuid(tmp_path):
     assert [s['uuid'] for s in res.added] == ['s-perf'] and res.rows > 0
     points = history.load(store).points
     assert set(points['runs']) == {2} and points['time'].iloc[0] == pd.Timestamp('2026-11-28T16:38:17', tz='UTC')
+
+
+def test_the_history_report_needs_no_scipy():
+    '''`history show` writes through the shared report machinery without importing
+    scipy (ruptures imports it later, in a helper process, while the store is read).'''
+    import subprocess
+    import sys
+    code = ('import sys; import hpcval.analysis.history, hpcval.analysis.document, hpcval.cli.history; '
+            'print(sorted(m for m in sys.modules if m.split(".")[0] in ("scipy", "ruptures")))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '[]'

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from analysis import history, ingest
+from hpcval.analysis import history, ingest
 from hpcval import cli
 from hpcval_cli import hpcval
 from runreports import latency_case, report, write

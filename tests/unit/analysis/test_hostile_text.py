@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from analysis.textfmt import md, printable
+from hpcval.analysis.textfmt import md, printable
 from hpcval_cli import hpcval
 from runreports import make_case, report as runreport, write
 
@@ -153,7 +153,7 @@ def test_history_add_and_show_escape_everything(tmp_path):
 @pytest.mark.parametrize('value', ['=1+1', '+1', '-1+2', '@SUM(1)', '\tx', '\rx'])
 def test_csv_text_cells_are_quoted_numbers_not(tmp_path, value):
     import pandas as pd
-    from analysis.outdir import write_csv
+    from hpcval.analysis.outdir import write_csv
     write_csv(pd.DataFrame({'text': [value, 'ok'], 'num': [-1.5, 2.0], 'mixed': [value, 3]}), tmp_path / 't.csv')
     rows = list(csv.reader(open(tmp_path / 't.csv', newline='')))
     assert rows[1] == ["'" + value, '-1.5', "'" + value] and rows[2] == ['ok', '2', '3']

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from analysis import ingest
-from analysis.errors import InputError
+from hpcval.analysis import ingest
+from hpcval.errors import InputError
 from runreports import latency_case, make_case, report, write
 
 

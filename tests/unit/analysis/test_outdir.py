@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from analysis import outdir
-from analysis.errors import InputError
+from hpcval.analysis import outdir
+from hpcval.errors import InputError
 from hpcval_cli import ROOT, hpcval
 from runreports import latency_case, report, write
 
@@ -100,9 +100,9 @@ def test_stale_temporary_and_old_folders_are_removed_on_the_next_run(run1, tmp_p
 _WRITER = '''
 import signal, sys, time
 sys.path.insert(0, {root!r})
-from analysis import outdir
+from hpcval.analysis import outdir
 from hpcval import cli
-signal.signal(signal.SIGTERM, cli._terminated)
+signal.signal(signal.SIGTERM, cli.on_sigterm)
 with outdir.writing({out!r}) as tmp:
     (tmp / 'who').write_text({who!r} + ' ' + repr(time.time()))
     print('ready', flush=True)

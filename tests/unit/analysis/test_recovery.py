@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis import ingest, report, scaling, stability
+from hpcval.analysis import ingest, report, scaling, stability
 from benchmarks.synth_reports import generate
 
 

@@ -3,7 +3,7 @@ import re
 import pandas as pd
 import pytest
 
-from analysis import ingest, matmul, microbench, report
+from hpcval.analysis import ingest, matmul, microbench, report
 from runreports import latency_case, make_case, report as runreport, write
 
 
@@ -66,7 +66,7 @@ def test_failed_render_keeps_the_old_report(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise RuntimeError('disk full')
-    monkeypatch.setattr(report.figures, 'to_bytes', boom)
+    monkeypatch.setattr(report.document, 'figure_bytes', boom)
     with pytest.raises(RuntimeError):
         report.render(report.build(ds, 'second'), dest)
     assert (dest / 'index.html').read_text() == first
@@ -82,7 +82,7 @@ def test_rerender_replaces_the_report(tmp_path):
 
 
 def test_provenance_says_which_libmpi_file_each_container_variant_loaded(tmp_path):
-    from analysis import provenance
+    from hpcval.analysis import provenance
     cases = [make_case(f'MpiMicrobench %num_nodes=1 %runtime=charliecloud %mpi={mpi} %benchmark=latency',
                        {'latency_8B': (0.3, 'us')}, benchmark='latency', num_nodes=1, runtime='charliecloud',
                        mpi=mpi, image='openmpi (dir)', image_digest='sha256:ab', mpi_library='Open MPI v4.1.4',
@@ -120,7 +120,7 @@ def test_markdown_carries_the_scaling_tables_and_the_warnings(tmp_path):
     rep = report.build(ingest.load(list(paths) + [bad]), 'md report')
     out = report.render(rep, tmp_path / 'rep').parent
     md = (out / 'report.md').read_text()
-    scaling = md.split('## Scaling (for a proposal)', 1)[1]
+    scaling = md.split('## Application scaling (for a proposal)', 1)[1]
     rows = re.findall(r'^\| (\d) \| 8 \| ([\d.]+) \| ([\d.]+)-([\d.]+) \| ([\d.]+) \| ([\d.]+) %', scaling, re.M)
     assert [r[0] for r in rows] == ['1', '2', '4']
     # Amdahl with a serial fraction of 0.2: speedup 1/(0.2 + 0.8/4) = 2.5 at 4 nodes
@@ -135,7 +135,7 @@ def test_a_whole_system_sweep_gets_readable_scaling_figures(tmp_path):
     no box figure is drawn with 90 boxes.'''
     import warnings
     from benchmarks.synth_reports import generate
-    from analysis import figures
+    from hpcval.analysis import document
     variants = [{'mode_': str(i)} for i in range(30)]
     paths = generate(tmp_path / 'synth', node_counts=(1, 2, 3), runs=3, variants=variants, seed=5)
     rep = report.build(ingest.load(list(paths)), 'sweep')
@@ -143,7 +143,7 @@ def test_a_whole_system_sweep_gets_readable_scaling_figures(tmp_path):
     assert fig.get_figheight() > 6 and fig.legends and not fig.axes[0].get_legend()
     with warnings.catch_warnings():
         warnings.simplefilter('error')             # "constrained_layout not applied" would raise
-        figures.to_bytes(fig, 'png')
+        document.figure_bytes(fig, 'png')
     assert 'boxes_SynthApp' not in rep.figures
     few = report.build(ingest.load(list(generate(tmp_path / 'few', node_counts=(1, 2), runs=3, seed=5))), 'few')
     assert few.figures['speedup_SynthApp'][1].axes[0].get_legend() is not None

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis import scaling
+from hpcval.analysis import scaling
 
 
 def _frame(times, pvar='time', unit='s', better='lower', extra=None):
@@ -79,7 +79,7 @@ def test_variant_ratios_host_over_bundled():
 
 def test_variant_ratios_keep_each_series_apart_and_use_its_own_headline():
     import pandas as pd
-    from analysis import proposal, scaling
+    from hpcval.analysis import proposal, scaling
     rows = []
     for fabric, lat, bw in (('tcp', 10.0, 120.0), ('hsn', 8.0, 1500.0)):
         for rep in range(3):
@@ -99,3 +99,14 @@ def test_variant_ratios_keep_each_series_apart_and_use_its_own_headline():
     assert got[('MpiMicrobench %benchmark=bw', 'bw_4MiB')] == pytest.approx(1501 / 121)
     assert got[('MpiMicrobench %benchmark=latency', 'latency_8B')] == pytest.approx(8.1 / 10.1)
     assert set(t['numerator'] + '/' + t['denominator']) == {'hsn/tcp'}
+
+
+def test_values_outside_the_reference_scale_and_are_counted():
+    from hpcval.analysis.cases import outside_reference, usable
+    f = _frame({1: [100] * 6, 2: [60] * 6})
+    slow = f['num_nodes'] == 2
+    f.loc[slow, 'result'], f.loc[slow, 'fail_phase'] = 'fail', 'performance'   # ReFrame: outside the reference
+    f['usable'], f['outside_ref'] = usable(f), outside_reference(f)
+    t = scaling.scaling(f).set_index('num_nodes')
+    assert t.loc[2, 'runs'] == 6 and t.loc[2, 'speedup'] == pytest.approx(100 / 60)
+    assert (t.loc[1, 'outside_ref'], t.loc[2, 'outside_ref']) == (0, 6)

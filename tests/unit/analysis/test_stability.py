@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import stability
+from hpcval.analysis import stability
 
 
 def _cases(n_ok, n_fail, nodes='n1,n2', phase='run', check='App'):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import stats
+from hpcval.analysis import stats
 
 
 @pytest.mark.parametrize('n,ranks', [

@@ -1,6 +1,7 @@
 import pytest
 
-from analysis.units import better, message_size
+from hpcval.analysis.units import better
+from hpcval.sizes import message_size
 
 
 @pytest.mark.parametrize('unit,direction', [('s', 'lower'), ('us', 'lower'), ('ms', 'lower'),

@@ -1,7 +1,7 @@
 import pytest
 
-from containers import pipeline
-from hpcval.errors import UsageError
+from hpcval.containers import pipeline
+from hpcval.containers.errors import ImageError
 
 
 def test_squash_compressor_defaults_to_zstd(monkeypatch, tmp_path):
@@ -13,5 +13,5 @@ def test_squash_compressor_defaults_to_zstd(monkeypatch, tmp_path):
 
 def test_squash_compressor_option_is_checked(monkeypatch, tmp_path):
     monkeypatch.setenv('HPCVAL_SQUASH_COMP', 'zstd; rm -rf /')
-    with pytest.raises(UsageError, match='HPCVAL_SQUASH_COMP'):
+    with pytest.raises(ImageError, match='HPCVAL_SQUASH_COMP'):
         pipeline.Pipeline(folder=tmp_path)

@@ -1,8 +1,8 @@
 """Recipes parse with Docker's own parser and carry what the pipeline needs."""
 import pytest
 
-from containers import recipes
-from hpcval.errors import UsageError
+from hpcval.containers import recipes
+from hpcval.containers.errors import ImageError
 
 
 def test_every_shipped_recipe_is_valid_for_docker_and_ch_image():
@@ -52,11 +52,11 @@ def test_bad_recipes_name_file_line_and_fault(tmp_path, body, fault):
     d = tmp_path / 'bad'
     d.mkdir()
     (d / 'Dockerfile').write_text(body)
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(ImageError) as err:
         recipes.load('bad', tmp_path)
     assert fault in str(err.value) and str(d / 'Dockerfile') in str(err.value)
 
 
 def test_unknown_recipe_lists_the_known(tmp_path):
-    with pytest.raises(UsageError, match='no recipe .nosuch.'):
+    with pytest.raises(ImageError, match='no recipe .nosuch.'):
         recipes.load('nosuch')

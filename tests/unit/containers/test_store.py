@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from containers import pipeline, store
-from hpcval.errors import UsageError
+from hpcval.containers import pipeline, store
+from hpcval.containers.errors import ImageError
 
 
 def test_index_round_trip_is_atomic(tmp_path):
@@ -19,7 +19,7 @@ def test_index_round_trip_is_atomic(tmp_path):
 
 def test_corrupt_index_is_a_one_line_error(tmp_path):
     (tmp_path / 'index.json').write_text('{not json')
-    with pytest.raises(UsageError, match='index.json: not a valid image index'):
+    with pytest.raises(ImageError, match='index.json: not a valid image index'):
         store.Index(tmp_path)
 
 
@@ -58,13 +58,13 @@ def test_device_nodes_are_found_anywhere_in_a_tree(tmp_path):
 
 def test_free_space_floor_refuses_with_the_figures(tmp_path, monkeypatch):
     monkeypatch.setenv('HPCVAL_MIN_FREE_GB', '1e9')
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(ImageError) as err:
         store.ensure_free(tmp_path / 'not' / 'yet', 0, 'import the base')
     assert 'refusing to import the base' in str(err.value) and 'GiB free on' in str(err.value)
     monkeypatch.setenv('HPCVAL_MIN_FREE_GB', '0')
     assert store.ensure_free(tmp_path, 1, 'x') > 0
     monkeypatch.setenv('HPCVAL_MIN_FREE_GB', 'lots')
-    with pytest.raises(UsageError, match="HPCVAL_MIN_FREE_GB='lots'"):
+    with pytest.raises(ImageError, match="HPCVAL_MIN_FREE_GB='lots'"):
         store.ensure_free(tmp_path, 1, 'x')
 
 
@@ -96,9 +96,26 @@ def test_the_image_folder_must_be_absent_empty_or_an_image_store(tmp_path):
     assert store.check_folder(tmp_path / 'new') == tmp_path / 'new'
     assert store.check_folder(tmp_path) == tmp_path                  # empty
     (tmp_path / 'mine.txt').write_text('user data')
-    with pytest.raises(UsageError, match='not an hpcval image folder'):
+    with pytest.raises(ImageError, match='not an hpcval image folder'):
         pipeline.Pipeline(folder=tmp_path)
     (tmp_path / 'index.json').write_text('{"images": {}}')
     assert store.check_folder(tmp_path) == tmp_path                  # ours
-    with pytest.raises(UsageError, match='not a folder'):
+    with pytest.raises(ImageError, match='not a folder'):
         store.check_folder(tmp_path / 'mine.txt')
+
+
+def test_an_empty_images_variable_means_unset_everywhere(monkeypatch, tmp_path):
+    '''One image folder rule for the pipeline, the run's tags and the checks.'''
+    from hpcval import paths, run
+    monkeypatch.setenv('HPCVAL_IMAGES', '')
+    assert store.image_folder() == paths.ROOT / '.cache' / 'images'
+    assert store.image_folder(tmp_path) == tmp_path            # a partition's image_folder
+    monkeypatch.setenv('HPCVAL_IMAGES', str(tmp_path / 'mine'))
+    assert store.image_folder(tmp_path) == tmp_path / 'mine'    # the variable wins
+    (tmp_path / 'mine').mkdir()
+    (tmp_path / 'mine' / 'index.json').write_text(
+        '{"images": {"openmpi": {"formats": {"dir": {"digest": "sha256:0123456789abcdef0"}}}}}')
+    assert store.recorded_images()['openmpi']['formats']['dir']['digest'].startswith('sha256:')
+    assert run.image_tags(['mpi_microbench']) == {'image_openmpi': '0123456789ab'}
+    (tmp_path / 'mine' / 'index.json').write_text('not json')
+    assert store.recorded_images() == {} and run.image_tags(['mpi_microbench']) == {}

@@ -29,7 +29,7 @@ def test_the_new_campaigns_say_what_the_issue_asks():
     assert iv.params['runtime'] == ['bare', 'charliecloud'] and iv.params['mpi'] == ['host', 'bundled']
     assert iv.repeat >= 6 and iv.compare_options()['pvars']
     sp = campaign.load('scaling-proposal')
-    from analysis.stats import TOO_FEW_RUNS
+    from hpcval.analysis.stats import TOO_FEW_RUNS
     assert sp.system == 'vcluster' and sp.nodes == [1, 2, 3] and sp.repeat >= TOO_FEW_RUNS
     assert sp.setvars['GanTraining.batch'] == 6 and 0 < sp.report['floor'] < 1
     ur = campaign.load('update-regression')
@@ -76,7 +76,8 @@ faults:
     ("checks: [matmul]\nreport: {compare: {pvars: ['(bw']}}\n",
      "report.compare.pvars[0]: '(bw' is not a regular expression (missing ), unterminated subpattern"),
     ("checks: [matmul]\nreport: {compare: {delta: x}}\n", "report.compare.delta: 'x' is not of type 'number'"),
-    ("checks: [matmul]\nreport: {colour: red}\n", "report: unknown key(s) 'colour' (known: title, mode, floor, compare)"),
+    ("checks: [matmul]\nreport: {colour: red}\n",
+     "report: unknown key(s) 'colour' (known: title, mode, floor, roles, caveats, compare)"),
     ("checks: [matmul]\nparams: {runtime: {a: 1}}\n", 'params.runtime: {'),
     ("checks: [matmul]\nset: {x: null}\n", 'set.x: None is not valid under any of the given schemas'),
     ("checks: [matmul]\nreframe_options: -n x\n", "reframe_options: '-n x' is not of type 'array'"),

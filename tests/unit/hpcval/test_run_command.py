@@ -131,7 +131,7 @@ _HPCVAL = '''
 import os, signal, sys
 sys.path.insert(0, {root!r})
 from hpcval import cli, run
-signal.signal(signal.SIGTERM, cli._terminated)
+signal.signal(signal.SIGTERM, cli.on_sigterm)
 try:
     run.run_reframe([sys.executable, '-c', {fake!r}, {mark!r}], dict(os.environ))
 except cli.Terminated:
