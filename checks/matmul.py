@@ -1,13 +1,24 @@
-"""Dense matrix multiply rate per node and its fraction of nominal peak.
+"""Dense matrix multiply rate per node against the node's measured and nominal peak.
 
 One MPI rank per node runs checks/src/matmul_bench.py with every core for
-BLAS threads.  ``backend``: numpy (its BLAS) or tensorflow
+BLAS threads.  Before it, checks/src/fma_peak.c (built by a fixture, like
+osu_mpi) runs on every node of the job, bare: independent FMA chains on
+every CPU the node gives the job, the widest vector unit its CPU flags offer.
+That is the node's measured peak, the limit "% of measured peak" is of.  ``backend``: numpy (its BLAS) or tensorflow
 (``tf.linalg.matmul``, the kernel the LRZ team measured in TFLOP/s);
 ``dtype``: float64 (DGEMM) or float32.  The nominal peak (cores x clock x
 FLOP/cycle from the vector flags, x 2 for float32) is computed on the node;
 a partition may override any factor in its ``extras``: ``peak_gflops`` (the
-float64 peak), ``clock_ghz``, ``flops_per_cycle``.
+float64 peak), ``clock_ghz``, ``flops_per_cycle``.  The nominal figure
+assumes the base clock; cores that boost above it make it lower than what
+the hardware does, which is why the measured one comes first.
+
+Per node: ``gflops_n<N>`` is the slowest node's median (it sets a
+bulk-synchronous job's pace), ``measured_peak`` the lowest node's FMA peak
+in the check's precision; ``node_rates`` (JSON) holds every node's figures,
+from which the report takes the node-to-node spread and the outlier node.
 """
+import json
 import os
 import re
 import shlex
@@ -16,16 +27,39 @@ import sys
 import reframe as rfm
 import reframe.utility.sanity as sn
 import reframe.utility.typecheck as typ
-from reframe.core.builtins import (parameter, run_after, run_before,
+from reframe.core.builtins import (fixture, parameter, run_after, run_before,
                                    sanity_function, variable)
 
 sys.path.insert(0, os.path.dirname(__file__))
+from common.build import MpiSourceBuild                         # noqa: E402
 from common.containers import ContainerMixin                    # noqa: E402
 from common.mixins import (NodeCountMixin, ProvenanceMixin,     # noqa: E402
                            assert_no_problems, job_problems, shell_words, unbind_for_threads)
 
 _ROW = re.compile(r'^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s*$', re.M)
 _PEAK = re.compile(r'^# Nominal peak:\s*([0-9.]+) GFLOP/s per node = (.*)$', re.M)
+_MEASURED = re.compile(r'^# Measured peak: (\S+) ([0-9.]+) GFLOP/s = (.*)$', re.M)
+_NODE_RATES = re.compile(r'^# Node rates n=(\d+): (.*)$', re.M)
+
+
+class build_fma_peak(MpiSourceBuild):
+    '''Compile fma_peak.c (OpenMP threads; no MPI calls, the wrapper is the compiler at hand).'''
+    sourcepath = 'fma_peak.c'
+    executable = 'fma_peak'
+    cflags = ['-fopenmp']
+
+
+def parse_node_rates(text):
+    '''host -> {'measured_peak': GFLOP/s, 'gflops_n<N>': GFLOP/s} from the job's output.'''
+    nodes = {}
+    for host, rate, _ in _MEASURED.findall(text):
+        nodes.setdefault(host, {})['measured_peak'] = float(rate)
+    for n, pairs in _NODE_RATES.findall(text):
+        for pair in pairs.split(','):
+            host, _, rate = pair.partition('=')
+            if host and rate:
+                nodes.setdefault(host, {})[f'gflops_n{n}'] = float(rate)
+    return nodes
 
 
 @rfm.simple_test
@@ -43,6 +77,13 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     reps = variable(int, value=5, loggable=True)
     python = variable(str, value=sys.executable)
     peak_derivation = variable(str, value='', loggable=True)
+    #: run the FMA kernel on every node first (off: the nominal peak only)
+    measure_peak = variable(bool, value=True, loggable=True)
+    peak_seconds = variable(float, value=0.3)
+    measured_peak_derivation = variable(str, value='', loggable=True)
+    #: JSON: host -> its measured peak and GEMM medians
+    node_rates = variable(str, value='', loggable=True)
+    fma_build = fixture(build_fma_peak, scope='environment')
     backend_version = variable(str, value='', loggable=True)
     #: numpy and mpi4py live in the TensorFlow image's venv
     container_image = 'tensorflow'
@@ -72,6 +113,13 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     @run_before('run')
     def threads_everywhere(self):
         unbind_for_threads(self)
+        if self.measure_peak:
+            # bare on every node, under the job's own launcher (after the
+            # unbinding: a bound rank would measure one core)
+            launcher = self.job.launcher.run_command(self.job)
+            binary = shlex.quote(os.path.join(self.fma_build.stagedir, 'fma_peak'))
+            precision = 'float' if self.dtype == 'float32' else 'double'
+            self.prerun_cmds = self.prerun_cmds + [f'{launcher} {binary} {float(self.peak_seconds)} 3 {precision}']
 
     def _rows(self):
         return {int(n): float(med) for n, med, _ in _ROW.findall(self._stdout_text())}
@@ -93,6 +141,15 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
             problems.append('no nominal peak reported')
         else:
             self.peak_derivation = peak.group(2).strip()
+        if self.measure_peak:
+            measured = _MEASURED.findall(text)
+            if len(measured) < self.num_nodes:
+                problems.append(f'measured peak from {len(measured)} of {self.num_nodes} node(s)')
+            elif not all(float(rate) > 0 for _, rate, _ in measured):
+                problems.append('a measured peak is not positive')
+            else:
+                self.measured_peak_derivation = measured[0][2].strip()
+        self.node_rates = json.dumps(parse_node_rates(text), sort_keys=True)
         version = re.search(rf'^# {re.escape(self.backend)} (\S+)', text, re.M)
         self.backend_version = version.group(1) if version else ''
         problems += self.provenance_problems()
@@ -102,15 +159,25 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     @run_before('performance')
     def set_perf_variables(self):
         self.perf_variables = {'nominal_peak': sn.make_performance_function(self._peak(), 'GFLOP/s')}
+        if self.measure_peak:
+            self.perf_variables['measured_peak'] = sn.make_performance_function(self._measured(), 'GFLOP/s')
         for n in self.sizes:
             n = int(n)
             self.perf_variables[f'gflops_n{n}'] = sn.make_performance_function(self._rate(n), 'GFLOP/s')
             self.perf_variables[f'peak_pct_n{n}'] = sn.make_performance_function(
                 100.0 * self._rate(n) / self._peak(), '%')
+            if self.measure_peak:
+                self.perf_variables[f'measured_peak_pct_n{n}'] = sn.make_performance_function(
+                    100.0 * self._rate(n) / self._measured(), '%')
 
     @sn.deferrable
     def _rate(self, n):
         return self._rows()[n]
+
+    @sn.deferrable
+    def _measured(self):
+        '''The lowest node's FMA peak: what every node of the job reaches.'''
+        return min(float(rate) for _, rate, _ in _MEASURED.findall(self._stdout_text()))
 
     @sn.deferrable
     def _peak(self):

@@ -9,15 +9,16 @@ from reframe.core.builtins import run_before, sanity_function, variable
 
 
 class MpiSourceBuild(rfm.CompileOnlyRegressionTest):
-    '''Set ``sourcepath`` (a file of checks/src) and ``executable``; ``libs``: extra ``-l`` flags.'''
+    '''Set ``sourcepath`` (a file of checks/src) and ``executable``; ``libs``: extra ``-l`` flags; ``cflags``: extra compiler flags.'''
     build_system = 'SingleSource'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     libs = variable(typ.List[str], value=[])
+    cflags = variable(typ.List[str], value=[])
 
     @run_before('compile')
     def set_flags(self):
-        self.build_system.cflags = ['-O2', '-Wall']
+        self.build_system.cflags = ['-O2', '-Wall'] + self.cflags
         self.build_system.ldflags = [f'-l{lib}' for lib in self.libs]
         self.build_system.executable = self.executable
 

@@ -198,6 +198,8 @@ def main(argv=None):
         oks = comm.allreduce(int(ok), op=MPI.MIN)
         all_ok = all_ok and bool(oks)
         if comm.rank == 0:
+            # every node's own median too: the spread and the outlier node
+            print(f'# Node rates n={n}: ' + ','.join(f'{h}={m:.2f}' for h, m in zip(hosts, meds)))
             print(f'{n:<6d} {min(meds):.2f} {max(bests):.2f}', flush=True)
     if comm.rank == 0:
         print(f'# Validation: {"Pass" if all_ok else "FAIL"}')

@@ -1,4 +1,5 @@
 """A real ReFrame run of both checks at smoke size: every variable, and its provenance."""
+import json
 from pathlib import Path
 
 import pytest
@@ -68,13 +69,30 @@ def test_curves_look_physical(smoke_run):
 def test_matmul_variables_and_peak(smoke_run):
     tc = next(t for t in cases(load_report(smoke_run)) if t['display_name'].startswith('MatmulBench'))
     perf = _perf(tc)
-    expected = {'nominal_peak'} | {f'gflops_n{n}' for n in MATMUL_SIZES} | {f'peak_pct_n{n}' for n in MATMUL_SIZES}
+    expected = {'nominal_peak', 'measured_peak'} | {
+        f'{what}_n{n}' for n in MATMUL_SIZES for what in ('gflops', 'peak_pct', 'measured_peak_pct')}
     assert set(perf) == expected
-    peak = perf['nominal_peak'][0]
+    peak, measured = perf['nominal_peak'][0], perf['measured_peak'][0]
     for n in MATMUL_SIZES:
         assert perf[f'peak_pct_n{n}'][0] == pytest.approx(100 * perf[f'gflops_n{n}'][0] / peak, rel=1e-6)
+        assert perf[f'measured_peak_pct_n{n}'][0] == pytest.approx(100 * perf[f'gflops_n{n}'][0] / measured, rel=1e-6)
     assert 'FLOP/cycle' in tc['peak_derivation'] or tc['peak_derivation'] == 'site config'
+    # the FMA kernel ran on the node, on the vector unit its flags offer
+    assert 'threads x' in tc['measured_peak_derivation'] and 'chains' in tc['measured_peak_derivation']
+    nodes = json.loads(tc['node_rates'])
+    assert len(nodes) == 1 and set(next(iter(nodes.values()))) == {'measured_peak'} | {
+        f'gflops_n{n}' for n in MATMUL_SIZES}
+    # a small GEMM cannot beat independent FMA chains on the same cores
+    assert max(perf[f'gflops_n{n}'][0] for n in MATMUL_SIZES) < measured
     assert tc['backend'] == 'numpy' and tc['backend_version'][0].isdigit()
+
+
+def test_measured_peak_is_of_the_checks_precision(smoke_run):
+    matmul = [t for t in cases(load_report(smoke_run)) if t['display_name'].startswith('MatmulBench')]
+    assert {t['dtype'] for t in matmul} == {'float64', 'float32'}
+    for tc in matmul:
+        word = 'floats' if tc['dtype'] == 'float32' else 'doubles'
+        assert f' {word} x 2 FLOP' in tc['measured_peak_derivation'], tc['measured_peak_derivation']
 
 
 def test_provenance_recorded_for_every_case(smoke_run):
