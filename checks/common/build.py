@@ -9,7 +9,8 @@ from reframe.core.builtins import run_before, sanity_function, variable
 
 
 class MpiSourceBuild(rfm.CompileOnlyRegressionTest):
-    '''Set ``sourcepath`` (a file of checks/src) and ``executable``; ``libs``: extra ``-l`` flags; ``cflags``: extra compiler flags.'''
+    '''Set ``sourcepath`` (a file of checks/src) and ``executable``;
+    ``libs``: extra ``-l`` flags; ``cflags``: extra compiler flags.'''
     build_system = 'SingleSource'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']

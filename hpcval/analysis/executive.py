@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from hpcval.analysis import proposal, roles as roles_mod, scaling, stats
+from hpcval.analysis import matmul, proposal, roles as roles_mod, scaling, stats
 from hpcval.analysis.textfmt import fmt
 
 #: a variant, and what the summary says about each
@@ -98,6 +98,16 @@ def caveats(frame, role_table, heads, declared=()):
     if not plain.empty:
         out.append('No role for ' + ', '.join(plain['check']) + ': shown as per-case tables only.')
     return out
+
+
+def findings(spread):
+    '''What the per-node tables found that a median hides: the outlier nodes
+    (``spread``: analysis.matmul.spread).'''
+    if spread.empty:
+        return []
+    return [f'GEMM outlier node(s) {r.outliers}: more than {fmt(100 * matmul.OUTLIER_BELOW)} % under the median '
+            f'of the {r.nodes} nodes ({r.variant}, n={r.n}; spread {fmt(r.spread_pct)} %).'
+            for r in spread[spread['outliers'] != ''].itertuples()]
 
 
 def verdict(summary, pooled):

@@ -109,6 +109,9 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     if not mm.empty:
         rep.tables['matmul'] = mm
         rep.figures['matmul_rates'] = ('Matrix multiply rate vs matrix order', figures.matmul_rates(mm))
+    per_node = matmul.nodes(frame)
+    rep.tables['matmul_nodes'] = per_node
+    rep.tables['matmul_spread'] = matmul.spread(per_node)
     gt = gan.table(frame)
     if not gt.empty:
         rep.tables['gan_scaling'] = gt
@@ -135,6 +138,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     rep.extra['executive'] = {
         'where': executive.where(rep.tables['provenance']),
         'verdict': executive.verdict(rep.summary, rep.extra['pooled']),
+        'findings': executive.findings(rep.tables['matmul_spread']),
         'caveats': executive.caveats(frame, role_table, heads, caveats),
         'headlines': heads.head(executive.MAX_HEADLINES)}
     rep.tables['environment'] = provenance.environment(frame)
@@ -199,4 +203,5 @@ def render(rep, outdir, inputs=()):
         return document.write(rep, outdir, 'compare', 'compare.html.j2', 'compare.md.j2', inputs=inputs)
     cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
     return document.write(rep, outdir, 'report', 'index.html.j2', 'report.md.j2', inputs=inputs,
-                          context={'failed_cases': cases[cases_mod.failed(cases['result'])]})
+                          context={'failed_cases': cases[cases_mod.failed(cases['result'])],
+                                   'outlier_below': matmul.OUTLIER_BELOW})
