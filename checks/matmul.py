@@ -84,12 +84,16 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     #: JSON: host -> its measured peak and GEMM medians
     node_rates = variable(str, value='', loggable=True)
     fma_build = fixture(build_fma_peak, scope='environment')
+    #: the figure the report headlines: the rate at the largest matrix (set at setup)
+    scaling_pvar = variable(str, value='', loggable=True)
     backend_version = variable(str, value='', loggable=True)
     #: numpy and mpi4py live in the TensorFlow image's venv
     container_image = 'tensorflow'
 
     @run_after('setup')
     def set_job(self):
+        if not self.scaling_pvar:
+            self.scaling_pvar = f'gflops_n{max(int(n) for n in self.sizes)}'
         self.num_tasks = self.num_nodes
         self.num_tasks_per_node = 1
         cores = self.current_partition.processor.num_cores

@@ -45,7 +45,9 @@ def _tcp_over(ifname):
 FABRICS = {
     'tcp': {'descr': 'TCP over eth0, the management network (tc tbf, ~1 Gbit/s)',
             'env': _tcp_over('eth0'), 'verbose_env': _VERBOSE, 'proof': 'openmpi-btl',
-            'expect': 'tcp:eth0'},
+            'expect': 'tcp:eth0',
+            # the tbf rate the cluster shapes eth0 to (hpcval.cluster.vcluster.ETH_RATE)
+            'link_MBps': 125},
     'hsn': {'descr': 'TCP over hsn0, the unshaped "high-speed network"',
             'env': _tcp_over('hsn0'), 'verbose_env': _VERBOSE, 'proof': 'openmpi-btl',
             'expect': 'tcp:hsn0',

@@ -11,6 +11,7 @@ A partition declares its fabrics in ``extras['fabrics']``::
             'proof': 'openmpi-btl',         # parser of that output (PROOFS below)
             'expect': 'tcp:hsn0',           # transport between nodes that counts as this fabric
             'min_bw_MBps': 400,             # bandwidth floor at the largest message size
+            'link_MBps': 25000,             # optional: the link's rate, for the report's "% of link"
         },
     }
 
@@ -60,6 +61,8 @@ class FabricMixin(Plugin):
     fabric = parameter(['default'], type=str, loggable=True)
     #: what carried the traffic between nodes (and within a node), as the MPI reported it
     transport = variable(str, value='', loggable=True)
+    #: the link's own rate where the partition declares one (``link_MBps``), for "% of link"
+    link_MBps = variable(float, type(None), value=None, loggable=True)
 
     @run_after('setup')
     def select_fabric(self):
@@ -70,6 +73,8 @@ class FabricMixin(Plugin):
                      f'fabric {self.fabric!r} is not declared in partition '
                      f'{self.current_partition.fullname} (declared: {", ".join(fabrics) or "none"})')
         spec = fabrics[self.fabric]
+        if spec.get('link_MBps'):
+            self.link_MBps = float(spec['link_MBps'])
         self.env_vars.update(spec.get('env', {}))
         self.env_vars.update(spec.get('verbose_env', {}))
 

@@ -6,6 +6,7 @@ view would quote) at the largest node count measured, median and 95 %
 order-statistic CI; the sentence after it follows the check's role.
 """
 import math
+import re
 
 import pandas as pd
 
@@ -43,27 +44,49 @@ def _union(texts):
 
 
 def headlines(frame, role_table, sentences):
-    '''check x series -> the headline at the largest node count, with what the role says about it.'''
+    '''check x series -> the headline at the largest node count, with what the role says about it.
+
+    A check that records no node count (a foreign one) is headlined too, its
+    node count "not recorded".'''
     rows = []
     for r in role_table.itertuples():
         if r.role == 'environment':
             continue
         f = frame[frame['check'] == r.check]
-        nodes = scaling.by_nodes(f)
+        known = 'num_nodes' in f.columns and f['num_nodes'].notna().any()
+        nodes = scaling.by_nodes(f if known else f.assign(num_nodes=0))
         if nodes.empty:
             continue
         declared = {s: scaling.declared_pvar(g) for s, g in scaling.with_series(f).groupby('series', observed=True)}
+        medians = nodes.set_index(['series', 'pvar', 'num_nodes'])['median']
         for series, g in nodes.groupby('series', observed=True):
             g = g.assign(scaling_pvar=declared.get(series, ''))
             top = g[g['pvar'] == proposal.headline_pvar(g)].sort_values('num_nodes').iloc[-1]
             peers = g[g['num_nodes'] == top['num_nodes']].set_index('pvar')['median']
+            if r.role == 'application':
+                note = sentences.get((r.check, series), '').partition(': ')[2]
+            elif r.role == 'io':
+                note = _io_note(series, top, medians)
+            else:
+                note = _note(r.role, top, peers)
             rows.append({'check': r.check, 'role': r.role, 'series': series, 'pvar': top['pvar'],
-                         'num_nodes': int(top['num_nodes']), 'median': top['median'], 'ci_lo': top['ci_lo'],
-                         'ci_hi': top['ci_hi'], 'unit': top['unit'], 'runs': int(top['runs']),
-                         'note': sentences.get((r.check, series), '').partition(': ')[2] if r.role == 'application'
-                         else _note(r.role, top, peers)})
+                         'num_nodes': int(top['num_nodes']) if known else 'not recorded', 'median': top['median'],
+                         'ci_lo': top['ci_lo'], 'ci_hi': top['ci_hi'], 'unit': top['unit'], 'runs': int(top['runs']),
+                         'note': note})
     return pd.DataFrame(rows, columns=['check', 'role', 'series', 'pvar', 'num_nodes', 'median', 'ci_lo', 'ci_hi',
                                        'unit', 'runs', 'note'])
+
+
+_TARGET = re.compile(r'%target=\S+')
+
+
+def _io_note(series, top, medians):
+    '''An I/O rate at the largest node count, as a share of the ramdisk's at the same count.'''
+    ram = _TARGET.sub('%target=ramdisk', series)
+    if ram == series or (ram, top['pvar'], top['num_nodes']) not in medians.index:
+        return 'at the largest node count'
+    share = 100 * top['median'] / medians[(ram, top['pvar'], top['num_nodes'])]
+    return f'at the largest node count; {fmt(share)} % of the ramdisk\'s rate'
 
 
 #: a kernel's limits, measured first: what its "% of peak" is of
@@ -78,8 +101,7 @@ def _note(role, top, peers):
                 share = fmt(100 * top['median'] / peers[pvar])
                 return f'per node; {share} % of the {what} ({fmt(peers[pvar])} {top["unit"]})'
         return 'per node'
-    return {'network': 'at the largest node count; no speedup (a microbenchmark)',
-            'io': 'at the largest node count'}.get(role, '')
+    return {'network': 'at the largest node count; no speedup (a microbenchmark)'}.get(role, '')
 
 
 def caveats(frame, role_table, heads, declared=()):

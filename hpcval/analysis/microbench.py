@@ -1,6 +1,7 @@
 """Message-size curves of the MPI microbenchmarks, summarised over repeats."""
 import pandas as pd
 
+from hpcval.analysis import scaling
 from hpcval.analysis.variants import add_variant, varying
 
 LATENCY_BENCHMARKS = ('latency', 'allreduce', 'alltoall')
@@ -41,3 +42,23 @@ def key_figures(curve):
                          'median': r['median'], 'min': r['min'], 'max': r['max'],
                          'unit': r['unit'], 'n': int(r['n'])})
     return pd.DataFrame(rows)
+
+
+def vs_nodes(frame, pick):
+    '''Each network series' headline (``pick``: rows -> pvar) per node count: median,
+    95 % CI, runs, CoV (scaling.by_nodes); ``path``: within one node (shared
+    memory carries the bytes, not the fabric) or between nodes; ``pct_of_link``:
+    a bandwidth between nodes as a share of the link rate the partition declares
+    (``link_MBps``, checks/common/fabrics.py).'''
+    t = scaling.by_nodes(frame)
+    if t.empty:
+        return t
+    t = pd.concat([g[g['pvar'] == pick(g)] for _, g in t.groupby('series', observed=True)], ignore_index=True)
+    t['path'] = ['between nodes' if n > 1 else 'within one node' for n in t['num_nodes']]
+    link = {}
+    if 'link_MBps' in frame.columns:
+        f = scaling.with_series(frame)
+        link = pd.to_numeric(f['link_MBps'], errors='coerce').groupby(f['series'], observed=True).max().to_dict()
+    rate = t['series'].map(link).astype(float)
+    t['pct_of_link'] = (100.0 * t['median'] / rate).where((t['unit'] == 'MB/s') & (t['num_nodes'] > 1))
+    return t

@@ -54,11 +54,9 @@ def _scaling_section(rep, frame, fails, mode, floor):
 
 def _network_section(rep, frame):
     '''Network checks against the node count: medians and CIs of each series' headline, no speedup.'''
-    t = scaling.by_nodes(frame)
+    t = microbench.vs_nodes(frame, proposal.headline_pvar)
     if t.empty:
         return
-    t = pd.concat([g[g['pvar'] == proposal.headline_pvar(g)] for _, g in t.groupby('series', observed=True)],
-                  ignore_index=True)
     rep.tables['network_vs_nodes'] = t
     if t['num_nodes'].nunique() < 2:
         return

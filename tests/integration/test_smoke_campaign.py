@@ -84,6 +84,7 @@ def test_matmul_variables_and_peak(smoke_run):
         f'gflops_n{n}' for n in MATMUL_SIZES}
     # a small GEMM cannot beat independent FMA chains on the same cores
     assert max(perf[f'gflops_n{n}'][0] for n in MATMUL_SIZES) < measured
+    assert tc['scaling_pvar'] == f'gflops_n{max(MATMUL_SIZES)}'
     assert tc['backend'] == 'numpy' and tc['backend_version'][0].isdigit()
 
 

@@ -129,3 +129,22 @@ def test_the_report_renders_roles_in_html_and_markdown(tmp_path, mixed):
         assert 'Executive summary' in text and 'Network against node count' in text
         assert 'Application scaling (for a proposal)' in text
     assert not pd.read_csv(index.parent / 'tables' / 'roles.csv').empty
+
+
+def test_a_check_without_a_node_count_still_gets_its_headline(tmp_path):
+    cases = [make_case('OtherCode %size=big', {'elapsed': (50.0 + i, 's')}, run_index=i) for i in range(6)]
+    rep = report.build(_load(tmp_path, cases), 'foreign')
+    head = rep.tables['headlines'].set_index('check').loc['OtherCode']
+    assert head['num_nodes'] == 'not recorded' and head['median'] == pytest.approx(52.5) and head['runs'] == 6
+
+
+def test_an_io_headline_is_a_share_of_the_ramdisk(tmp_path):
+    cases = [make_case(f'SmallfileIO %num_nodes={n} %target={target}', {'create_rate': (rate * n + i, 'ops/s')},
+                       num_nodes=n, target=target, workload='smallfile_io', role='io', run_index=i)
+             for i in range(6) for n in (1, 2) for target, rate in (('ramdisk', 1000.0), ('work', 250.0))]
+    heads = report.build(_load(tmp_path, cases), 'io').tables['headlines']
+    work = heads[heads['series'].str.contains('target=work')].iloc[0]
+    assert work['num_nodes'] == 2
+    assert work['note'] == "at the largest node count; 25.1 % of the ramdisk's rate"      # 502.5 / 2002.5
+    ram = heads[heads['series'].str.contains('target=ramdisk')].iloc[0]
+    assert ram['note'] == 'at the largest node count'

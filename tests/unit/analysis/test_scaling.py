@@ -110,3 +110,37 @@ def test_values_outside_the_reference_scale_and_are_counted():
     t = scaling.scaling(f).set_index('num_nodes')
     assert t.loc[2, 'runs'] == 6 and t.loc[2, 'speedup'] == pytest.approx(100 / 60)
     assert (t.loc[1, 'outside_ref'], t.loc[2, 'outside_ref']) == (0, 6)
+
+
+def _fabric_rows(nodes):
+    rows = []
+    for n in nodes:
+        for fabric, bw in (('tcp', 110.0), ('hsn', 1500.0)):
+            for rep in range(3):
+                rows.append(dict(system='vc', partition='vc', environ='e', check='MpiMicrobench', num_nodes=n,
+                                 runtime='bare', mpi='host', fabric=fabric, result='pass', run_index=rep,
+                                 case=f'MpiMicrobench %num_nodes={n} %fabric={fabric} %benchmark=bw',
+                                 pvar='bw_4MiB', value=(bw if n > 1 else 6000.0) + rep, unit='MB/s',
+                                 better='higher', link_MBps=125.0 if fabric == 'tcp' else None))
+    return rows
+
+
+def test_no_fabric_ratio_inside_one_node():
+    '''On one node shared memory carries the bytes whatever fabric was asked for.'''
+    import pandas as pd
+    from hpcval.analysis import proposal, scaling
+    t = scaling.variant_ratios(pd.DataFrame(_fabric_rows([1, 2])), pick=proposal.headline_pvar)
+    assert list(t['num_nodes']) == [2]
+    assert t.iloc[0]['ratio'] == pytest.approx(1501 / 111)
+
+
+def test_network_table_says_the_path_and_the_share_of_the_declared_link():
+    import pandas as pd
+    from hpcval.analysis import microbench, proposal
+    t = microbench.vs_nodes(pd.DataFrame(_fabric_rows([1, 2])), proposal.headline_pvar)
+    t = t.set_index([t['series'].str.extract(r'fabric=(\w+)')[0], 'num_nodes'])
+    assert t.loc[('tcp', 1), 'path'] == 'within one node' and t.loc[('tcp', 2), 'path'] == 'between nodes'
+    assert t.loc[('tcp', 2), 'pct_of_link'] == pytest.approx(100 * 111 / 125)
+    # no declared rate (hsn), or inside one node: no share
+    assert t.loc[('hsn', 2), 'pct_of_link'] != t.loc[('hsn', 2), 'pct_of_link']
+    assert t.loc[('tcp', 1), 'pct_of_link'] != t.loc[('tcp', 1), 'pct_of_link']
