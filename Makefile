@@ -17,16 +17,10 @@ setup: sysdeps $(STAMP)
 sysdeps:
 	@scripts/sysdeps.sh $(SYS_PKGS)
 
-# --clear: a .venv without the stamp is an install that was cut off (pip
-# killed mid-way leaves a package that imports nothing and that a second pip
-# run takes for installed), so it is rebuilt whole; the stamp is written only
-# once the packages import
-$(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(BIN)/python -c 'import hpcval, reframe, pandas, scipy, matplotlib, mpi4py, tensorflow' 2>/dev/null \
-	    || { echo "hpcval setup: $(VENV) does not import its packages; run make again to rebuild it" >&2; exit 1; }
+# the stamp is written only once the packages import (scripts/venv.sh says why
+# the venv is rebuilt whole when it is missing)
+$(STAMP): requirements.txt pyproject.toml scripts/venv.sh
+	@scripts/venv.sh $(PYTHON) $(VENV)
 	@touch $@
 
 demo: setup

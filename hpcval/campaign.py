@@ -258,6 +258,31 @@ def _recorded_name(row):
     return None
 
 
+def report_options(session_frames):
+    '''The report options of the shipped campaigns the sessions were run from, and their
+    names.  One campaign: its ``report`` as it is.  Several (``make demo`` reports two):
+    every caveat once, in order, the roles merged, and a title, mode or floor only
+    where they all give the same one.'''
+    names = []
+    for frame in session_frames:
+        if frame is None or len(frame) == 0:
+            return {}, []
+        names += [_recorded_name(row) for row in frame.to_dict('records')]
+    names = list(dict.fromkeys(names))
+    if not names or not all(n in paths.known_campaigns() for n in names):
+        return {}, []
+    camps = [load(n) for n in names]
+    if len(camps) == 1:
+        return dict(camps[0].report), names
+    merged = {'caveats': list(dict.fromkeys(c for camp in camps for c in camp.report.get('caveats', ()))),
+              'roles': {k: v for camp in camps for k, v in camp.report.get('roles', {}).items()}}
+    for key in ('title', 'mode', 'floor'):
+        values = {repr(camp.report.get(key)) for camp in camps}
+        if len(values) == 1 and camps[0].report.get(key) is not None:
+            merged[key] = camps[0].report[key]
+    return merged, names
+
+
 def of_sessions(*session_frames):
     '''The shipped campaign every session in the frames (analysis Dataset
     ``sessions``) was run from, or None: ``hpcval_campaign_def`` (recorded by

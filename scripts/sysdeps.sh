@@ -14,7 +14,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "hpcval setup: missing system packages: ${missing[*]} (run as root: apt-get install ${missing[*]})" >&2
     exit 2
 fi
-echo "hpcval setup: installing ${missing[*]}"
+echo "hpcval setup: [apt] installing ${#missing[@]} package(s) with their dependencies: ${missing[*]}"
+t0=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "hpcval setup: [apt] done in $((SECONDS - t0)) s"

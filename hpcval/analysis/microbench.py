@@ -53,7 +53,10 @@ def vs_nodes(frame, pick):
     t = scaling.by_nodes(frame)
     if t.empty:
         return t
-    t = pd.concat([g[g['pvar'] == pick(g)] for _, g in t.groupby('series', observed=True)], ignore_index=True)
+    # the by-nodes table has no check variables: each series' declared figure goes back in for ``pick``
+    declared = {s: scaling.declared_pvar(g) for s, g in scaling.with_series(frame).groupby('series', observed=True)}
+    t = pd.concat([g[g['pvar'] == pick(g.assign(scaling_pvar=declared.get(s, '')))]
+                   for s, g in t.groupby('series', observed=True)], ignore_index=True)
     t['path'] = ['between nodes' if n > 1 else 'within one node' for n in t['num_nodes']]
     link = {}
     if 'link_MBps' in frame.columns:

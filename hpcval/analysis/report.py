@@ -43,8 +43,8 @@ def _scaling_section(rep, frame, fails, mode, floor):
                                                      figures.efficiency(g, f'{check}: efficiency ({pvars})', floor))
         values = {}
         for (series, n), v in m[(m['check'] == check) & (m['pvar'] == pvar)].groupby(['series', 'num_nodes']):
-            label = (f'{int(n)} n' if g['series'].nunique() == 1
-                     else f'{short_series(series, check)}, {int(n)} n')
+            nodes = f'{int(n)} node{"s" if n != 1 else ""}'
+            label = nodes if g['series'].nunique() == 1 else f'{short_series(series, check)}, {nodes}'
             values[label] = v['value'].to_numpy()
         if values and len(values) <= MAX_BOXES:
             rep.figures[f'boxes_{_slug(check)}'] = (

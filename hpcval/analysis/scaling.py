@@ -40,12 +40,15 @@ def karp_flatt(speedup, p):
 
 
 def amdahl_fit(p, t):
-    '''Least-squares T(p) = a + b/p; returns (a, b, serial_fraction).'''
+    '''Non-negative least squares T(p) = a + b/p, a, b >= 0 (scipy.optimize.nnls);
+    returns (a, b, serial_fraction = a / (a + b)), so the fraction lies in [0, 1].
+    A series that slows down with more nodes (contention) comes out at 1: no
+    parallel part Amdahl's law could describe.'''
+    from scipy.optimize import nnls
     p, t = np.asarray(p, float), np.asarray(t, float)
-    if len(p) < 2:
+    if len(p) < 2 or not np.isfinite(t).all():
         return math.nan, math.nan, math.nan
-    A = np.column_stack([np.ones_like(p), 1 / p])
-    (a, b), *_ = np.linalg.lstsq(A, t, rcond=None)
+    (a, b), _ = nnls(np.column_stack([np.ones_like(p), 1 / p]), t)
     total = a + b
     return float(a), float(b), float(a / total) if total else math.nan
 
@@ -165,7 +168,7 @@ def variant_ratios(frame, seed=0, pvars=None, pick=None):
     '''
     f = measured(columns(with_series(frame), ['system', 'partition', 'environ', 'check', 'series', 'pvar',
                                                'num_nodes', 'value', 'unit', 'better', 'result',
-                                               'usable', *VARIANT_DIMENSIONS]))
+                                               'usable', 'scaling_pvar', *VARIANT_DIMENSIONS]))
     if pvars is not None:
         f = f[f['pvar'] == f['check'].map(pvars)]
     if pick is not None and not f.empty:

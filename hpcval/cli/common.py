@@ -82,6 +82,18 @@ def campaign_of(command, *datasets):
     return camp
 
 
+def report_options_of(command, dataset):
+    '''The report options of the campaign(s) the dataset's sessions were run from (merged
+    when several: hpcval.campaign.report_options), said in one line; {} when none.'''
+    from hpcval import campaign
+    opts, names = campaign.report_options([dataset.sessions])
+    if opts:
+        which = ', '.join(f"'{n}'" for n in names)
+        print(show(f"hpcval {command}: report options not given on the command line come from "
+                   f"campaign{'s' if len(names) > 1 else ''} {which}"))
+    return opts
+
+
 def pd_options():
     import pandas as pd
     return pd.option_context('display.width', 200, 'display.max_colwidth', 60, 'display.max_rows', 500)

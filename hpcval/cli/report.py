@@ -11,9 +11,7 @@ def cmd_report(args):
     outdir.check(args.output, common.files(args.inputs))  # before any work: a refused folder costs nothing
     dataset = common.load(args.inputs, dict(args.better or []))   # all input checked first
     out = Path(args.output)
-    opts = {}
-    camp = common.campaign_of('report', dataset)
-    opts = camp.report if camp is not None else {}
+    opts = common.report_options_of('report', dataset)
     title = args.title or opts.get('title') or f'hpcval report: {out.name}'
     mode = args.mode or opts.get('mode')
     floor = args.floor if args.floor is not None else opts.get('floor', scaling.DEFAULT_FLOOR)

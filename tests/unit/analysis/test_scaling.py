@@ -144,3 +144,25 @@ def test_network_table_says_the_path_and_the_share_of_the_declared_link():
     # no declared rate (hsn), or inside one node: no share
     assert t.loc[('hsn', 2), 'pct_of_link'] != t.loc[('hsn', 2), 'pct_of_link']
     assert t.loc[('tcp', 1), 'pct_of_link'] != t.loc[('tcp', 1), 'pct_of_link']
+
+
+def test_amdahl_serial_fraction_stays_in_0_1_when_the_series_slows_down():
+    # three ranks on two cores: slower at 3 than at 1 (the demo's GAN); plain
+    # least squares gave a serial fraction of 1.39
+    a, b, serial = scaling.amdahl_fit([1, 2, 3], [1 / 47.1, 1 / 70.8, 1 / 32.8])
+    assert 0.0 <= serial <= 1.0 and a >= 0 and b >= 0
+    _, _, steady = scaling.amdahl_fit([1, 2, 4], [10 + 90, 10 + 45, 10 + 22.5])
+    assert steady == pytest.approx(0.1)
+
+
+def test_network_tables_quote_the_declared_figure_not_the_first_by_name():
+    '''bw_128B sorts before bw_1MiB: the tables must follow the check's scaling_pvar.'''
+    import pandas as pd
+    from hpcval.analysis import microbench, proposal
+    rows = []
+    for r in _fabric_rows([1, 2]):
+        for pvar, scale in (('bw_1B', 0.001), ('bw_128B', 0.1), ('bw_1MiB', 1.0)):
+            rows.append(dict(r, pvar=pvar, value=r['value'] * scale, scaling_pvar='bw_1MiB'))
+    frame = pd.DataFrame(rows)
+    assert set(microbench.vs_nodes(frame, proposal.headline_pvar)['pvar']) == {'bw_1MiB'}
+    assert set(scaling.variant_ratios(frame, pick=proposal.headline_pvar)['pvar']) == {'bw_1MiB'}

@@ -135,3 +135,18 @@ def test_reserved_session_keys_are_reframes():
     from reframe.frontend.reporting import _reserved_session_info_keys
     assert campaign.RESERVED_EXTRAS == _reserved_session_info_keys()
     assert run.RESERVED_EXTRAS is campaign.RESERVED_EXTRAS
+
+
+def test_report_options_of_two_campaigns_keep_every_caveat_once():
+    import pandas as pd
+    both = pd.DataFrame([{'hpcval_campaign_def': 'vcluster'}, {'hpcval_campaign_def': 'vcluster-containers'},
+                         {'hpcval_campaign_def': 'vcluster'}])
+    opts, names = campaign.report_options([both])
+    assert names == ['vcluster', 'vcluster-containers']
+    caveats = campaign.load('vcluster').report['caveats'] + campaign.load('vcluster-containers').report['caveats']
+    # the two say the same about the virtual cluster, in the same words: once
+    assert opts['caveats'] == list(dict.fromkeys(caveats)) and len(opts['caveats']) == 1 < len(caveats)
+    one, names = campaign.report_options([both.iloc[:1]])
+    assert names == ['vcluster'] and one == campaign.load('vcluster').report
+    # a session from no shipped campaign: no options at all
+    assert campaign.report_options([pd.DataFrame([{'hpcval_campaign': 'adhoc'}])]) == ({}, [])
