@@ -152,10 +152,12 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
 def _headline_variability(var, frame):
     if var.empty:
         return var
-    declared = {str(c): scaling.declared_pvar(g) for c, g in frame.groupby('check', observed=True)}
+    # per case: one check declares a different figure per variant (latency_8B, bw_1MiB)
+    narrow = cases_mod.with_case(cases_mod.columns(frame, ['display_name', 'case', 'scaling_pvar']))
+    declared = {str(c): scaling.declared_pvar(g) for c, g in narrow.groupby('case', observed=True)}
     keep = []
-    for _, g in var.groupby('case', observed=True):
-        named = g.assign(scaling_pvar=declared.get(str(g['check'].iloc[0]), ''))
+    for case, g in var.groupby('case', observed=True):
+        named = g.assign(scaling_pvar=declared.get(str(case), ''))
         keep.append(g[g['pvar'] == proposal.headline_pvar(named)])
     return pd.concat(keep, ignore_index=True)
 

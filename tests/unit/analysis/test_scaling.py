@@ -166,3 +166,18 @@ def test_network_tables_quote_the_declared_figure_not_the_first_by_name():
     frame = pd.DataFrame(rows)
     assert set(microbench.vs_nodes(frame, proposal.headline_pvar)['pvar']) == {'bw_1MiB'}
     assert set(scaling.variant_ratios(frame, pick=proposal.headline_pvar)['pvar']) == {'bw_1MiB'}
+
+
+def test_the_stability_table_quotes_each_cases_declared_figure(tmp_path):
+    from hpcval.analysis import ingest, report
+    from runreports import make_case, report as runreport, write
+    cases = []
+    for i in range(3):
+        for bench, pvars, declared in (('latency', {'latency_1B': 1.0, 'latency_8B': 1.1}, 'latency_8B'),
+                                       ('bw', {'bw_1B': 1.0, 'bw_128B': 90.0, 'bw_1MiB': 900.0}, 'bw_1MiB')):
+            cases.append(make_case(f'MpiMicrobench %num_nodes=2 %benchmark={bench}',
+                                   {k: (v + i, 'us' if bench == 'latency' else 'MB/s') for k, v in pvars.items()},
+                                   num_nodes=2, benchmark=bench, role='network', scaling_pvar=declared, run_index=i))
+    rep = report.build(ingest.load([write(tmp_path / 'r.json', runreport(cases))]), 't')
+    assert set(rep.extra['variability_headline']['pvar']) == {'latency_8B', 'bw_1MiB'}
+    assert set(rep.tables['network_vs_nodes']['pvar']) == {'latency_8B', 'bw_1MiB'}
