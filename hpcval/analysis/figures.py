@@ -1,6 +1,7 @@
 """Figures as matplotlib Figure objects (no pyplot state, no display needed)."""
 
 import numpy as np
+import pandas as pd
 
 from cycler import cycler
 from matplotlib.cm import tab20
@@ -219,6 +220,13 @@ def ratios(table, title):
     ax.set_yticks(y, [printable(lbl) for lbl in labels], fontsize='small')
     ax.invert_yaxis()
     ax.set_xlabel('ratio of medians (95 % CI)')
+    span = pd.concat([table['ratio'], table['ci_lo'], table['ci_hi']]).astype(float)
+    span = span[np.isfinite(span) & (span > 0)]
+    # a ratio is symmetric on a log axis (2 and 0.5 equally far from 1): needed
+    # once one ratio (a fabric's 15x) would squash the others against 1
+    if not span.empty and span.max() / span.min() > 4:
+        ax.set_xscale('log')
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f'{x:g}'))
     checks = ', '.join(dict.fromkeys(map(str, table['check']))) if 'check' in table.columns else ''
     ax.set_title(f'{title}: {checks}' if checks else title)
     ax.grid(True, axis='x', alpha=0.3)
