@@ -8,7 +8,7 @@ from matplotlib.cm import tab20
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
-from hpcval.analysis.microbench import BANDWIDTH_BENCHMARKS, LATENCY_BENCHMARKS
+from hpcval.analysis.microbench import BANDWIDTH_BENCHMARKS
 from hpcval.analysis.textfmt import printable, short_series
 from hpcval.sizes import size_label
 
@@ -18,7 +18,7 @@ def _curve_figure(curve, benchmarks, ylabel, title, logy=True):
     ax = fig.add_subplot()
     sel = curve[curve['benchmark'].isin(benchmarks)]
     for (bench, variant), c in sel.groupby(['benchmark', 'variant'], sort=True):
-        name = f'{bench} ({variant})' if variant else bench
+        name = (variant or bench) if len(benchmarks) == 1 else (f'{bench} ({variant})' if variant else bench)
         line, = ax.plot(c['msg_size'], c['median'], marker='o', ms=3, label=name)
         if (c['n'] > 1).any():
             ax.fill_between(c['msg_size'], c['min'], c['max'], alpha=0.2, color=line.get_color())
@@ -38,18 +38,14 @@ def _curve_figure(curve, benchmarks, ylabel, title, logy=True):
     return fig
 
 
-def latency_vs_size(curve):
-    if not curve['benchmark'].isin(LATENCY_BENCHMARKS).any():
+def vs_size(curve, benchmark):
+    '''One benchmark's curves, one line per variant: one question per figure
+    (a whole-system sweep would put 30 curves of four kinds into one).'''
+    if not (curve['benchmark'] == benchmark).any():
         return None
-    return _curve_figure(curve, LATENCY_BENCHMARKS, 'latency (µs), median; band: min-max',
-                         'Latency vs message size')
-
-
-def bandwidth_vs_size(curve):
-    if not curve['benchmark'].isin(BANDWIDTH_BENCHMARKS).any():
-        return None
-    return _curve_figure(curve, BANDWIDTH_BENCHMARKS, 'bandwidth (MB/s), median; band: min-max',
-                         'Bandwidth vs message size')
+    what = 'bandwidth (MB/s)' if benchmark in BANDWIDTH_BENCHMARKS else 'latency (µs)'
+    return _curve_figure(curve, [benchmark], f'{what}, median; band: min-max',
+                         f'{benchmark}: {what.split()[0]} vs message size')
 
 
 def matmul_rates(table):

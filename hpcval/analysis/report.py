@@ -98,11 +98,11 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     if not curve.empty:
         rep.tables['microbench_curves'] = curve
         rep.tables['microbench_key_figures'] = microbench.key_figures(curve)
-        for name, fn, cap in (('latency_vs_size', figures.latency_vs_size, 'Latency vs message size'),
-                              ('bandwidth_vs_size', figures.bandwidth_vs_size, 'Bandwidth vs message size')):
-            fig = fn(curve)
+        for bench in curve['benchmark'].drop_duplicates():
+            fig = figures.vs_size(curve, bench)
             if fig is not None:
-                rep.figures[name] = (cap, fig)
+                what = 'bandwidth' if bench in microbench.BANDWIDTH_BENCHMARKS else 'latency'
+                rep.figures[f'{_slug(bench)}_vs_size'] = (f'{bench}: {what} vs message size', fig)
     mm = matmul.table(frame)
     if not mm.empty:
         rep.tables['matmul'] = mm

@@ -15,7 +15,7 @@ def test_report_from_a_real_run(smoke_run, tmp_path):
     html = (out / 'index.html').read_text()
     assert html.count('data:image/png;base64,') == 3
     assert 'Open MPI' in html and 'Provenance' in html and '% of peak' in html
-    for fig in ('latency_vs_size', 'bandwidth_vs_size', 'matmul_rates'):
+    for fig in ('latency_vs_size', 'bw_vs_size', 'matmul_rates'):
         assert (out / 'figures' / f'{fig}.png').exists() and (out / 'figures' / f'{fig}.svg').exists()
     for table in ('microbench_curves', 'matmul', 'provenance', 'results'):
         assert (out / 'tables' / f'{table}.csv').stat().st_size > 100

@@ -45,14 +45,14 @@ def test_render_writes_every_part_and_escapes(tmp_path):
     index = report.render(rep, tmp_path / 'reports' / 'unit')
     out = index.parent
     html = index.read_text()
-    for name in ('latency_vs_size', 'bandwidth_vs_size', 'matmul_rates'):
+    for name in ('latency_vs_size', 'bw_vs_size', 'matmul_rates'):
         assert (out / 'figures' / f'{name}.png').stat().st_size > 1000
         assert (out / 'figures' / f'{name}.svg').read_text().lstrip().startswith('<?xml')
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 3     # self-contained
     assert '<script>alert(1)</script>' not in html and '&lt;script&gt;' in html
     assert 'Open MPI v4.1.4' in html and '112.5 %' in html
     md = (out / 'report.md').read_text()
-    assert '| latency |' in md and '![Latency vs message size](figures/latency_vs_size.png)' in md
+    assert '| latency |' in md and '![latency: latency vs message size](figures/latency_vs_size.png)' in md
     for t in ('microbench_curves', 'microbench_key_figures', 'matmul', 'provenance', 'cases', 'results'):
         assert not pd.read_csv(out / 'tables' / f'{t}.csv').empty
     assert not [p for p in out.parent.iterdir() if p.name.startswith('.')]   # no temp dirs left
