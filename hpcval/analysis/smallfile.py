@@ -12,7 +12,10 @@ TARGET_ORDER = ('ramdisk', 'work', 'home')
 
 def table(frame):
     '''variant, target -> median over runs of each file operation's mean rate (ops/s),
-    and each rate as a fraction of the ramdisk's.'''
+    each rate as a fraction of the ramdisk's, and per node.
+
+    The check's rates are aggregate: every rank's files over the slowest
+    rank's time; per node = aggregate / num_nodes.'''
     if 'workload' not in frame.columns:
         return pd.DataFrame()
     rows = frame[(frame['workload'] == WORKLOAD) & frame['result'].isin(PASSED) & frame['value'].notna()]
@@ -25,6 +28,8 @@ def table(frame):
                'path': g['target_path'].dropna().iloc[0] if 'target_path' in g.columns else '',
                'files_per_case': (int(g['planned_files'].dropna().iloc[0])
                                   if 'planned_files' in g.columns and g['planned_files'].notna().any() else None),
+               'num_nodes': (int(g['num_nodes'].dropna().iloc[0])
+                             if 'num_nodes' in g.columns and g['num_nodes'].notna().any() else None),
                'runs': int(g.loc[g['pvar'] == 'file_creation', 'value'].count())}
         for op in OPS:
             rec[op] = g.loc[g['pvar'] == f'file_{op}', 'value'].median()
@@ -37,4 +42,5 @@ def table(frame):
     for op in OPS:
         ram = t[t['target'] == 'ramdisk'].set_index('variant')[op]
         t[f'{op}_vs_ramdisk'] = t[op] / t['variant'].map(ram)
+        t[f'{op}_per_node'] = t[op] / pd.to_numeric(t['num_nodes'], errors='coerce')
     return t

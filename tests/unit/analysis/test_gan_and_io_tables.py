@@ -81,3 +81,12 @@ def test_io_table_orders_targets_and_compares_with_the_ramdisk():
 def test_io_table_without_a_ramdisk_has_no_ratio():
     t = smallfile.table(_io_frame({'work': 50_000.0}))
     assert len(t) == 1 and math.isnan(t['creation_vs_ramdisk'].iloc[0])
+
+
+def test_io_rates_per_node_divide_the_aggregate_by_the_nodes():
+    f = _io_frame({'ramdisk': 300_000.0, 'work': 90_000.0})
+    f['num_nodes'] = 3
+    t = smallfile.table(f).set_index('target')
+    assert t.loc['work', 'num_nodes'] == 3
+    assert t.loc['work', 'creation_per_node'] == pytest.approx(30_000.0)
+    assert t.loc['ramdisk', 'read_per_node'] == pytest.approx(300_000.0)
