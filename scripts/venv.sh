@@ -13,7 +13,7 @@ echo "hpcval setup: [pip] creating $venv and installing $(grep -cvE '^\s*(#|$)' 
 # pip's own "Collecting ..." lines are the progress; no download bars in logs
 "$venv/bin/pip" install --disable-pip-version-check --progress-bar off -r requirements.txt \
     | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' \
-    | sed -u -E 's/^Successfully installed (.{0,60}).*/Successfully installed \1.../; s/^/hpcval setup: [pip] /'
+    | sed -u -E 's/^(Installing collected packages|Successfully installed):? (.{60}).+/\1 \2.../; s/^/hpcval setup: [pip] /'
 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 "$venv/bin/python" -c 'import hpcval, reframe, pandas, scipy, matplotlib, mpi4py, tensorflow' 2>/dev/null \
     || { echo "hpcval setup: $venv does not import its packages; run make again to rebuild it" >&2; exit 1; }

@@ -115,3 +115,25 @@ def test_microbenchmarks_quote_8B_latency_or_the_largest_bandwidth(tmp_path):
     got = {d['benchmark']: d['scaling_pvar'] for d in json.loads(proc.stdout) if 'benchmark' in d}
     assert got == {'latency': 'latency_8B', 'bw': 'bw_1MiB', 'bibw': 'bw_1MiB',
                    'allreduce': 'latency_8B', 'alltoall': 'latency_8B'}
+
+
+def _params(name, tmp_path):
+    return [dict(re.findall(r'%(\w+)=(\S+)', line)) | {'check': line.split()[0]} for line in _listed(name, tmp_path)]
+
+
+def test_the_demo_campaigns_select_what_the_readme_says(tmp_path):
+    '''vcluster: every check bare; vcluster-containers: hsn latency and bandwidth in Charliecloud.'''
+    bare = _params('vcluster', tmp_path)
+    assert {(p['runtime'], p['mpi']) for p in bare} == {('bare', 'host')}
+    by = {c: [p for p in bare if p['check'] == c]
+          for c in ('MpiMicrobench', 'MatmulBench', 'GanTraining', 'SmallfileIO')}
+    assert {(p['benchmark'], p['fabric'], p['num_nodes']) for p in by['MpiMicrobench']} == {
+        (b, f, n) for b in ('latency', 'bw', 'allreduce') for f in ('tcp', 'hsn') for n in '123'}
+    assert {p['num_nodes'] for p in by['MatmulBench']} == {'1', '3'}
+    assert {(p['mode'], p['num_nodes']) for p in by['GanTraining']} == {('strong', n) for n in '123'}
+    assert {(p['target'], p['num_nodes']) for p in by['SmallfileIO']} == {
+        (t, n) for t in ('ramdisk', 'work', 'home') for n in '13'}
+    cc = _params('vcluster-containers', tmp_path)
+    assert {(p['check'], p['runtime'], p['fabric']) for p in cc} == {('MpiMicrobench', 'charliecloud', 'hsn')}
+    assert {(p['mpi'], p['benchmark'], p['num_nodes']) for p in cc} == {
+        (m, b, n) for m in ('host', 'bundled') for b in ('latency', 'bw') for n in '12'}
