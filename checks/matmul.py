@@ -64,7 +64,7 @@ def parse_node_rates(text):
 
 @rfm.simple_test
 class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, ContainerMixin):
-    descr = 'GEMM GFLOP/s per node (numpy and TensorFlow, float64 and float32) against the nominal peak'
+    descr = 'GEMM GFLOP/s per node (numpy and TensorFlow, float64 and float32) against the measured and nominal peak'
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'kernel', 'matmul'}

@@ -72,4 +72,6 @@ def test_probe_catches_a_missing_figure_and_a_script_error(synthetic_report, tmp
 def test_real_run_report_renders(smoke_run, tmp_path):
     index = report.render(report.build(ingest.load([smoke_run]), 'smoke'), tmp_path / 'smoke')
     result = probe(index, tmp_path)
-    assert result['errors'] == [] and result['broken'] == [] and result['images'] == 3
+    # five benchmarks' curves and GEMM, each its own figure
+    figures = list((index.parent / 'figures').glob('*.png'))
+    assert result['errors'] == [] and result['broken'] == [] and result['images'] == len(figures) == 6
