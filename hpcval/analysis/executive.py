@@ -11,7 +11,7 @@ import re
 import pandas as pd
 
 from hpcval.analysis import matmul, proposal, roles as roles_mod, scaling, stats
-from hpcval.analysis.textfmt import fmt
+from hpcval.analysis.textfmt import fmt, short_series
 
 #: a variant, and what the summary says about each
 VARIANT_COLUMNS = ['system', 'partition', 'runtime', 'mpi', 'fabric']
@@ -122,14 +122,20 @@ def caveats(frame, role_table, heads, declared=()):
     return out
 
 
-def findings(spread):
-    '''What the per-node tables found that a median hides: the outlier nodes
-    (``spread``: analysis.matmul.spread).'''
-    if spread.empty:
-        return []
-    return [f'GEMM outlier node(s) {r.outliers}: more than {fmt(100 * matmul.OUTLIER_BELOW)} % under the median '
-            f'of the {r.nodes} nodes ({r.variant}, n={r.n}; spread {fmt(r.spread_pct)} %).'
-            for r in spread[spread['outliers'] != ''].itertuples()]
+def findings(spread, pairs=None):
+    '''What the per-node tables found that a median hides: the outlier GEMM nodes
+    (``spread``: analysis.matmul.spread) and the suspect links (``pairs``:
+    analysis.microbench.by_pair).'''
+    out = []
+    if not spread.empty:
+        out += [f'GEMM outlier node(s) {r.outliers}: more than {fmt(100 * matmul.OUTLIER_BELOW)} % under the median '
+                f'of the {r.nodes} nodes ({r.variant}, n={r.n}; spread {fmt(r.spread_pct)} %).'
+                for r in spread[spread['outliers'] != ''].itertuples()]
+    if pairs is not None and not pairs.empty:
+        out += [f'Suspect link {r.pair}: {r.pvar} {fmt(r.median)} {r.unit}, {fmt(r.vs_pairs_pct)} % of the median '
+                f'of {r.pairs} node pairs ({short_series(r.series, r.check)}).'
+                for r in pairs[pairs['suspect']].itertuples()]
+    return out
 
 
 def verdict(summary, pooled):

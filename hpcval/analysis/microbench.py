@@ -65,3 +65,39 @@ def vs_nodes(frame, pick):
     rate = t['series'].map(link).astype(float)
     t['pct_of_link'] = (100.0 * t['median'] / rate).where((t['unit'] == 'MB/s') & (t['num_nodes'] > 1))
     return t
+
+
+#: two ranks, one on each of two nodes: what a link between two nodes carries
+POINT_TO_POINT = ('latency', 'bw', 'bibw')
+#: a node pair this far from the median of the pairs (worse) is the suspect link
+PAIR_OFF = 0.10
+
+
+def by_pair(frame, pick):
+    '''Point-to-point series between two nodes, per node pair that ran (``hosts``): the
+    headline's (``pick``) median over runs and whether the pair is the suspect link,
+    more than PAIR_OFF worse than the median of the pairs.  A scheduler that
+    always places the job on the same two nodes gives one pair: the table says
+    so rather than claiming every link was measured.'''
+    need = {'benchmark', 'hosts', 'num_nodes'}
+    if not need <= set(frame.columns):
+        return pd.DataFrame()
+    f = frame[frame['benchmark'].isin(POINT_TO_POINT) & (pd.to_numeric(frame['num_nodes'], errors='coerce') == 2)]
+    f = f[f['value'].notna() & f['hosts'].astype(str).str.count(',').eq(1)]
+    if f.empty:
+        return pd.DataFrame()
+    f = scaling.with_series(f)
+    out = []
+    for series, g in f.groupby('series', observed=True):
+        pvar = pick(g.drop_duplicates('pvar'))
+        g = g[g['pvar'] == pvar]
+        pairs = g.groupby(g['hosts'].astype(str))['value'].agg(['median', 'count'])
+        mid = pairs['median'].median()
+        worse = pairs['median'] < (1 - PAIR_OFF) * mid if g['better'].iloc[0] == 'higher' \
+            else pairs['median'] > (1 + PAIR_OFF) * mid
+        for pair, r in pairs.iterrows():
+            out.append({'check': g['check'].iloc[0], 'series': series, 'pvar': pvar, 'pair': pair,
+                        'runs': int(r['count']), 'median': r['median'], 'unit': g['unit'].iloc[0],
+                        'vs_pairs_pct': 100.0 * r['median'] / mid, 'suspect': bool(worse[pair]) and len(pairs) > 1,
+                        'pairs': len(pairs)})
+    return pd.DataFrame(out)

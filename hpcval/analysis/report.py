@@ -58,6 +58,7 @@ def _network_section(rep, frame):
     if t.empty:
         return
     rep.tables['network_vs_nodes'] = t
+    rep.tables['network_pairs'] = microbench.by_pair(frame, proposal.headline_pvar)
     if t['num_nodes'].nunique() < 2:
         return
     for (check, unit), g in t.groupby(['check', 'unit'], observed=True):
@@ -136,7 +137,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
     rep.extra['executive'] = {
         'where': executive.where(rep.tables['provenance']),
         'verdict': executive.verdict(rep.summary, rep.extra['pooled']),
-        'findings': executive.findings(rep.tables['matmul_spread']),
+        'findings': executive.findings(rep.tables['matmul_spread'], rep.tables.get('network_pairs')),
         'caveats': executive.caveats(frame, role_table, heads, caveats),
         'headlines': heads.head(executive.MAX_HEADLINES)}
     rep.tables['environment'] = provenance.environment(frame)
@@ -204,4 +205,4 @@ def render(rep, outdir, inputs=()):
     cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
     return document.write(rep, outdir, 'report', 'index.html.j2', 'report.md.j2', inputs=inputs,
                           context={'failed_cases': cases[cases_mod.failed(cases['result'])],
-                                   'outlier_below': matmul.OUTLIER_BELOW})
+                                   'outlier_below': matmul.OUTLIER_BELOW, 'pair_off': microbench.PAIR_OFF})

@@ -181,3 +181,33 @@ def test_the_stability_table_quotes_each_cases_declared_figure(tmp_path):
     rep = report.build(ingest.load([write(tmp_path / 'r.json', runreport(cases))]), 't')
     assert set(rep.extra['variability_headline']['pvar']) == {'latency_8B', 'bw_1MiB'}
     assert set(rep.tables['network_vs_nodes']['pvar']) == {'latency_8B', 'bw_1MiB'}
+
+
+def _pair_rows(pairs):
+    '''pairs: {hosts: bandwidth}; three runs each, one point-to-point bw series.'''
+    import pandas as pd
+    rows = []
+    for hosts, bw in pairs.items():
+        for rep in range(3):
+            rows.append(dict(system='vc', partition='vc', environ='e', check='MpiMicrobench', num_nodes=2,
+                             benchmark='bw', hosts=hosts, case='MpiMicrobench %num_nodes=2 %benchmark=bw',
+                             pvar='bw_1MiB', value=bw + rep, unit='MB/s', better='higher', result='pass',
+                             run_index=rep, scaling_pvar='bw_1MiB'))
+    return pd.DataFrame(rows)
+
+
+def test_the_slow_link_is_the_suspect_pair():
+    from hpcval.analysis import executive, microbench, proposal
+    t = microbench.by_pair(_pair_rows({'node1,node2': 1500.0, 'node1,node3': 1480.0, 'node2,node3': 900.0}),
+                           proposal.headline_pvar).set_index('pair')
+    assert list(t.index[t['suspect']]) == ['node2,node3']
+    assert t.loc['node1,node3', 'median'] == 1481.0 and t.loc['node1,node3', 'runs'] == 3
+    import pandas as pd
+    (line,) = executive.findings(pd.DataFrame(), t.reset_index())
+    assert line.startswith('Suspect link node2,node3: bw_1MiB 901') and 'of the median of 3 node pairs' in line
+
+
+def test_one_pair_is_no_suspect():
+    from hpcval.analysis import microbench, proposal
+    t = microbench.by_pair(_pair_rows({'node1,node2': 1500.0}), proposal.headline_pvar)
+    assert len(t) == 1 and t['pairs'].iloc[0] == 1 and not t['suspect'].any()
