@@ -31,11 +31,7 @@ def _curve_figure(curve, benchmarks, ylabel, title, logy=True):
     ax.xaxis.set_major_formatter(FuncFormatter(size_label))
     ax.tick_params(axis='x', labelrotation=45)
     ax.set_xlabel('message size')
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, which='both', alpha=0.3)
-    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
-    return fig
+    return _finish(fig, ax, ylabel, title)
 
 
 def vs_size(curve, benchmark):
@@ -97,6 +93,15 @@ def _crowded_cycle(ax):
     ax.set_prop_cycle(cycler(marker=['o', 's', '^', 'D']) * cycler(color=list(tab20.colors)))
 
 
+def _finish(fig, ax, ylabel, title, which='both'):
+    '''The y label, title, grid and legend every line figure ends with.'''
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which=which, alpha=0.3)
+    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
+    return fig
+
+
 def _legend(fig, ax, entries):
     '''Inside the axes for a few entries; below the plot, with the figure
     made taller, for many (a whole-system sweep has 30 series).'''
@@ -125,11 +130,7 @@ def vs_nodes(rows, title, ylabel, logy=False):
     _node_axis(ax, rows['num_nodes'].unique())
     if logy:
         ax.set_yscale('log')
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, which='both', alpha=0.3)
-    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
-    return fig
+    return _finish(fig, ax, ylabel, title)
 
 
 def speedup(rows, title):
@@ -156,11 +157,7 @@ def speedup(rows, title):
     _node_axis(ax, nodes)
     ax.set_yscale('log', base=2)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _p: f'{y:g}'))
-    ax.set_ylabel(f'speedup vs {n0} node(s)')
-    ax.set_title(title)
-    ax.grid(True, which='both', alpha=0.3)
-    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
-    return fig
+    return _finish(fig, ax, f'speedup vs {n0} node(s)', title)
 
 
 def efficiency(rows, title, floor=0.75):
@@ -179,11 +176,7 @@ def efficiency(rows, title, floor=0.75):
         ax.axhline(0.5, color='#ef6c00', ls=':', lw=1, label='50 %')
     _node_axis(ax, nodes)
     ax.set_ylim(0, max(1.1, float(rows['efficiency'].max()) * 1.05))
-    ax.set_ylabel(f'{rows["mode"].iloc[0]}-scaling efficiency')
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    _legend(fig, ax, len(ax.get_legend_handles_labels()[1]))
-    return fig
+    return _finish(fig, ax, f'{rows["mode"].iloc[0]}-scaling efficiency', title, which='major')
 
 
 def boxes(values, title, ylabel):

@@ -81,6 +81,12 @@ def _connect(path):
     return con
 
 
+def _store_error(path, err, fault):
+    '''The error to raise for an SQLite failure: the lock another process holds,
+    else InputError(path, fault).'''
+    return _locked_error(path) if _locked(err) else InputError(path, fault)
+
+
 def _locked(err):
     '''Whether an SQLite error is a lock held by another connection (after the busy timeout).'''
     name = getattr(err, 'sqlite_errorname', '')
@@ -98,9 +104,8 @@ def _check_store(con, path):
     try:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as err:
-        if _locked(err):            # a writer's lock is no sign of a foreign file
-            raise _locked_error(path) from None
-        raise InputError(path, f'not an hpcval history store (SQLite: {err})') from None
+        # a writer's lock is no sign of a foreign file
+        raise _store_error(path, err, f'not an hpcval history store (SQLite: {err})') from None
     if row is None:
         raise InputError(path, 'not an hpcval history store (no schema_version in its meta table)')
     if row[0] != SCHEMA_VERSION:
@@ -234,9 +239,7 @@ def add(store, dataset, prepared=None):
             con.execute('ROLLBACK')
             raise
     except sqlite3.Error as err:
-        if _locked(err):
-            raise _locked_error(store) from None
-        raise InputError(store, f'history store write failed ({err}); nothing was added') from None
+        raise _store_error(store, err, f'history store write failed ({err}); nothing was added') from None
     finally:
         con.close()
     return result
@@ -275,9 +278,8 @@ def checks(store):
     try:
         return [r[0] for r in con.execute('SELECT DISTINCT check_name FROM series ORDER BY check_name')]
     except sqlite3.DatabaseError as err:
-        if _locked(err):            # a writer took the lock after the store was checked
-            raise _locked_error(store) from None
-        raise InputError(store, f'cannot read the history store ({err})') from None
+        # a writer may have taken the lock after the store was checked
+        raise _store_error(store, err, f'cannot read the history store ({err})') from None
     finally:
         con.close()
 
@@ -320,9 +322,7 @@ def _read(store, check, pvar, table, columns):
             parts.append(pd.DataFrame(cur.fetchall(), columns=columns))
         rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     except sqlite3.DatabaseError as err:
-        if _locked(err):
-            raise _locked_error(store) from None
-        raise InputError(store, f'cannot read the history store ({err})') from None
+        raise _store_error(store, err, f'cannot read the history store ({err})') from None
     finally:
         con.close()
     # a store written before redaction was complete must not show what it holds either
