@@ -4,7 +4,9 @@ One MPI rank per node runs checks/src/matmul_bench.py with every core for
 BLAS threads.  Before it, checks/src/fma_peak.c (built by a fixture, like
 osu_mpi) runs on every node of the job, bare: independent FMA chains on
 every CPU the node gives the job, the widest vector unit its CPU flags offer.
-That is the node's measured peak, the limit "% of measured peak" is of.  ``backend``: numpy (its BLAS) or tensorflow
+That is the node's measured peak, the limit "% of measured peak" is of.
+
+``backend``: numpy (its BLAS) or tensorflow
 (``tf.linalg.matmul``, the kernel the LRZ team measured in TFLOP/s);
 ``dtype``: float64 (DGEMM) or float32.  The nominal peak (cores x clock x
 FLOP/cycle from the vector flags, x 2 for float32) is computed on the node;

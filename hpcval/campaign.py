@@ -258,18 +258,25 @@ def _recorded_name(row):
     return None
 
 
+def _campaign_names(session_frames):
+    '''The shipped campaigns the sessions were run from, in order of first use; []
+    when a frame is empty or a session names none, or a name that is not under campaigns/.'''
+    names = []
+    for frame in session_frames:
+        if frame is None or len(frame) == 0:
+            return []
+        names += [_recorded_name(row) for row in frame.to_dict('records')]
+    names = list(dict.fromkeys(names))
+    return names if names and all(n in paths.known_campaigns() for n in names) else []
+
+
 def report_options(session_frames):
     '''The report options of the shipped campaigns the sessions were run from, and their
     names.  One campaign: its ``report`` as it is.  Several (``make demo`` reports two):
     every caveat once, in order, the roles merged, and a title, mode or floor only
     where they all give the same one.'''
-    names = []
-    for frame in session_frames:
-        if frame is None or len(frame) == 0:
-            return {}, []
-        names += [_recorded_name(row) for row in frame.to_dict('records')]
-    names = list(dict.fromkeys(names))
-    if not names or not all(n in paths.known_campaigns() for n in names):
+    names = _campaign_names(session_frames)
+    if not names:
         return {}, []
     camps = [load(n) for n in names]
     if len(camps) == 1:
@@ -288,14 +295,5 @@ def of_sessions(*session_frames):
     ``sessions``) was run from, or None: ``hpcval_campaign_def`` (recorded by
     ``hpcval run --campaign``), else ``hpcval_campaign`` (the run's label).
     None when they differ, or the name is not a campaign under campaigns/.'''
-    names = set()
-    for frame in session_frames:
-        if frame is None or len(frame) == 0:
-            return None
-        names |= {_recorded_name(row) for row in frame.to_dict('records')}
-    if len(names) != 1:
-        return None
-    name = names.pop()
-    if name not in paths.known_campaigns():
-        return None
-    return load(name)
+    names = _campaign_names(session_frames)
+    return load(names[0]) if len(names) == 1 else None
