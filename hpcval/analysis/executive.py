@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from hpcval.analysis import matmul, proposal, roles as roles_mod, scaling, stats
+from hpcval.analysis.cases import PASSED
 from hpcval.analysis.textfmt import fmt, short_series
 
 #: a variant, and what the summary says about each
@@ -136,6 +137,20 @@ def findings(spread, pairs=None):
                 f'of {r.pairs} node pairs ({short_series(r.series, r.check)}).'
                 for r in pairs[pairs['suspect']].itertuples()]
     return out
+
+
+def environment_results(frame, role_table):
+    '''Every case of an environment-role check (the $HOME trap): passed or failed,
+    with the reason ReFrame gave, and what the check resolved where it says.'''
+    checks = roles_mod.checks_of(role_table, 'environment')
+    cols = ['check', 'display_name', 'result', 'fail_phase', 'fail_reason', 'resolved']
+    f = frame[frame['check'].isin(checks)] if checks else frame.iloc[0:0]
+    per = f.drop_duplicates('case_id') if 'case_id' in f.columns else f.drop_duplicates('display_name')
+    per = per[[c for c in cols if c in per.columns]].astype(object).reset_index(drop=True)
+    per['reason'] = [r.get('fail_reason') if r.get('result') not in PASSED else
+                     ('passed' + (f': {r["resolved"]}' if isinstance(r.get('resolved'), str) and r['resolved'] else ''))
+                     for r in per.to_dict('records')]
+    return per[[c for c in ('check', 'display_name', 'result', 'reason') if c in per.columns]]
 
 
 def verdict(summary, pooled):

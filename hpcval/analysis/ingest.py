@@ -7,7 +7,7 @@ display name too, for foreign checks that log nothing.  Perflogs are read
 when a path holds no run report (analysis.perflog).
 
 Suspicious values are never dropped silently: a non-finite or non-positive
-value of a passed case becomes NaN in ``value`` and a line in
+value (zero of a ``count`` aside) of a passed case becomes NaN in ``value`` and a line in
 ``Dataset.warnings``; a pvar reported with two units is an error.
 """
 import json
@@ -371,7 +371,9 @@ def _flag_values(frame):
     '''Non-finite or non-positive values of measured cases: NaN plus a warning.'''
     passed = frame['result'].isin(PASSED + (UNKNOWN,))
     v = frame['value']
-    bad = (passed | frame['outside_ref']) & frame['pvar'].notna() & (~np.isfinite(v) | (v <= 0))
+    # zero of a count (hazards found, errors) is a measurement; of a time or a rate it is not
+    zero_ok = (v == 0) & (frame['unit'] == 'count')
+    bad = (passed | frame['outside_ref']) & frame['pvar'].notna() & (~np.isfinite(v) | ((v <= 0) & ~zero_ok))
     warnings = [(r.source, r.display_name, f'{r.pvar} = {r.value!r}: not a usable measurement, '
                  'excluded from the statistics') for r in frame[bad].itertuples()]
     frame.loc[bad, 'value'] = np.nan

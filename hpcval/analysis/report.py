@@ -138,6 +138,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
         'where': executive.where(rep.tables['provenance']),
         'verdict': executive.verdict(rep.summary, rep.extra['pooled']),
         'findings': executive.findings(rep.tables['matmul_spread'], rep.tables.get('network_pairs')),
+        'environment': executive.environment_results(frame, role_table),
         'caveats': executive.caveats(frame, role_table, heads, caveats),
         'headlines': heads.head(executive.MAX_HEADLINES)}
     rep.tables['environment'] = provenance.environment(frame)

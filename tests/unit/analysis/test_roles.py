@@ -148,3 +148,26 @@ def test_an_io_headline_is_a_share_of_the_ramdisk(tmp_path):
     assert work['note'] == "at the largest node count; 25.1 % of the ramdisk's rate"      # 502.5 / 2002.5
     ram = heads[heads['series'].str.contains('target=ramdisk')].iloc[0]
     assert ram['note'] == 'at the largest node count'
+
+
+def test_an_environment_check_is_pass_or_fail_with_the_reason(tmp_path):
+    ok = make_case('ContainerEnvIsolation %env_setup=recommended', {'hazards': (0.0, 'count')},
+                   role='environment', resolved='julia=image,python=image')
+    bad = make_case('ContainerEnvIsolation %env_setup=host-env', {}, role='environment', result='fail',
+                    fail_phase='sanity', fail_reason='python package resolved to host-home, not the image ($HOME trap)')
+    ds = _load(tmp_path, [ok, bad])
+    # no hazard found is a count of zero: a measurement, not a bad value
+    assert ds.warnings == [] and ds.frame.loc[ds.frame['pvar'] == 'hazards', 'value'].tolist() == [0.0]
+    rep = report.build(ds, 'env')
+    env = rep.extra['executive']['environment'].set_index('display_name')
+    assert env.loc['ContainerEnvIsolation %env_setup=recommended', 'reason'] == 'passed: julia=image,python=image'
+    assert '$HOME trap' in env.loc['ContainerEnvIsolation %env_setup=host-env', 'reason']
+    html = report.render(rep, tmp_path / 'out').read_text()
+    md = (tmp_path / 'out' / 'report.md').read_text()
+    for text in (html, md):
+        assert 'Environment checks' in text and 'passed: julia=image,python=image' in text
+
+
+def test_zero_of_a_time_is_still_no_measurement(tmp_path):
+    ds = _load(tmp_path, [make_case('App %x=1', {'t': (0.0, 's')})])
+    assert len(ds.warnings) == 1 and ds.frame['value'].isna().all()
