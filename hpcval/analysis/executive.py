@@ -161,6 +161,9 @@ def verdict(summary, pooled):
         return (f"{summary['failed']} of {summary['cases']} test case(s) FAILED "
                 f"({pooled['failures']} of {pooled['runs']} runs); see Stability.")
     tail = f", {summary['skipped']} skipped" if summary['skipped'] else ''
+    if summary.get('unknown'):
+        return (f"No test case failed; {summary['unknown']} of {summary['cases']} of unknown result "
+                f"(their perflogs log none), {summary['passed']} passed{tail}.")
     return f"All {summary['passed']} test case(s) passed{tail}."
 
 

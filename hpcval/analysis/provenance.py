@@ -46,8 +46,10 @@ def summary(frame, per_case=None):
     res = per_case['result'] if 'result' in per_case.columns else []
     passed = int(res.isin(cases_mod.PASSED).sum()) if len(per_case) else 0
     skipped = int(res.isin(cases_mod.SKIPPED).sum()) if len(per_case) else 0
-    return {'cases': len(per_case), 'passed': passed, 'skipped': skipped,
-            'failed': len(per_case) - passed - skipped}
+    # a perflog that logs no result: measured, neither passed nor failed
+    unknown = int((res == cases_mod.UNKNOWN).sum()) if len(per_case) else 0
+    return {'cases': len(per_case), 'passed': passed, 'skipped': skipped, 'unknown': unknown,
+            'failed': len(per_case) - passed - skipped - unknown}
 
 
 def environment(frame):

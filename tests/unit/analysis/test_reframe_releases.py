@@ -215,3 +215,12 @@ def test_reframe_3_12_perflogs_are_read_and_gated(tmp_path):
     assert cli.main(['compare', str(logs['baseline']), str(logs['slow']), '-o', str(tmp_path / 'slow')]) == 1
     assert cli.main(['compare', str(logs['baseline']), str(logs['same']), '--delta', '0.3',
                      '-o', str(tmp_path / 'same')]) == 0
+
+
+def test_perflogs_without_results_are_unknown_not_failed(tmp_path):
+    '''ReFrame 3.12's perflogs log no result: the summary must not call those cases failed.'''
+    rep = report.build(ingest.load([DATA / '3.12.0' / 'slow' / 'perflogs']), '3.12')
+    s = rep.summary
+    assert s['cases'] > 0 and s['unknown'] == s['cases'] and s['failed'] == 0
+    verdict = rep.extra['executive']['verdict']
+    assert 'FAILED' not in verdict and f"{s['unknown']} of {s['cases']} of unknown result" in verdict
