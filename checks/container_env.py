@@ -28,7 +28,7 @@ from reframe.core.builtins import (parameter, run_after, run_before,
                                    sanity_function, variable)
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common.containers import find_image, image_folder       # noqa: E402,F401 (registers Charliecloud)
+from common.containers import find_image, image_folder, image_ref       # noqa: E402,F401 (registers Charliecloud)
 from common.mixins import ProvenanceMixin, assert_no_problems  # noqa: E402
 
 SETUPS = ('host-env', 'image-env', 'recommended')
@@ -47,6 +47,9 @@ class ContainerEnvIsolation(rfm.RunOnlyRegressionTest, ProvenanceMixin):
     role = variable(str, value='environment', loggable=True)
     runtime = variable(str, value='charliecloud', loggable=True)
     container_image = variable(str, value='base', loggable=True)
+    #: NAME[:TAG] of the image probed (default: ``container_image``, tag current)
+    image = parameter([''], type=str, loggable=True)
+    image_format = variable(str, value='', loggable=True)
     #: where each lookup resolved, e.g. "python=host-home,julia=image"
     resolved = variable(str, value='', loggable=True)
     num_tasks = 1
@@ -60,9 +63,9 @@ class ContainerEnvIsolation(rfm.RunOnlyRegressionTest, ProvenanceMixin):
     @run_after('setup')
     def set_container(self):
         part = self.current_partition
-        fmt = part.extras.get('charliecloud', {}).get('image_format', 'dir')
-        path, self.image_digest = find_image(self.container_image, fmt, image_folder(part))
-        self.image = f'{self.container_image} ({fmt})'
+        self.image_format = part.extras.get('charliecloud', {}).get('image_format', 'dir')
+        self.image = image_ref(self, self.container_image)
+        path, self.image_digest = find_image(self.image, self.image_format, image_folder(part))
         self.container_platform = 'Charliecloud'
         cp = self.container_platform
         cp.image = path

@@ -89,6 +89,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
     #: the figure the report headlines: the rate at the largest matrix (set at setup)
     scaling_pvar = variable(str, value='', loggable=True)
     backend_version = variable(str, value='', loggable=True)
+    #: the BLAS file(s) the product ran in (an image's libblas.so.3 alternative, a wheel's own)
+    blas_library = variable(str, value='', loggable=True)
     #: numpy and mpi4py live in the TensorFlow image's venv
     container_image = 'tensorflow'
 
@@ -156,6 +158,8 @@ class MatmulBench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, Co
             else:
                 self.measured_peak_derivation = measured[0][2].strip()
         self.node_rates = json.dumps(parse_node_rates(text), sort_keys=True)
+        blas = re.search(r'^# BLAS Library Path: (.*?)\s*$', text, re.M)
+        self.blas_library = blas.group(1) if blas else ''
         version = re.search(rf'^# {re.escape(self.backend)} (\S+)', text, re.M)
         self.backend_version = version.group(1) if version else ''
         problems += self.provenance_problems()

@@ -46,7 +46,7 @@ class MpiMicrobench(rfm.RunOnlyRegressionTest, NodeCountMixin, ProvenanceMixin, 
     valid_systems = ['*']
     valid_prog_environs = ['+mpi']
     tags = {'mpi', 'microbenchmark'}
-    benchmark = parameter(list(BENCHMARKS), loggable=True)
+    benchmark = parameter(list(BENCHMARKS), type=str, loggable=True)
     workload = variable(str, value='mpi_microbench', loggable=True)
     #: what the check is, so how the report analyses it (hpcval.analysis.roles)
     role = variable(str, value='network', loggable=True)

@@ -21,7 +21,7 @@ from common import Plugin
 from hpcval.containers import store
 import reframe.core.containers as _containers
 import reframe.utility.typecheck as typ
-from reframe.core.builtins import parameter, run_after, variable
+from reframe.core.builtins import parameter, run_after, run_before, variable
 from reframe.core.containers import ContainerPlatform
 
 RUNTIMES = ('bare', 'charliecloud', 'apptainer', 'singularity', 'sarus')
@@ -79,15 +79,46 @@ def image_folder(partition=None):
 
 
 def find_image(name, fmt='dir', folder=None):
-    '''(path, digest) of a converted image that passed its test, or raise
-    with the command that builds it.'''
+    '''(path, digest) of a converted image (``NAME[:TAG]``) that passed its
+    test, or raise with the command that builds it.'''
     folder = folder or image_folder()
-    entry = store.recorded_images(folder).get(name) or {}
+    try:
+        base, tag = store.parse_ref(name)
+    except store.ImageError as err:
+        raise ImageNotBuilt(str(err)) from None
+    entry = store.recorded_images(folder).get(store.key(base, tag)) or {}
     out = entry.get('formats', {}).get(fmt)
     path = os.path.join(folder, out['path']) if out else None
     if not path or not os.path.exists(path) or entry.get('test', {}).get('status') != 'passed':
-        raise ImageNotBuilt(f'image {name} not built: run `hpcval image build {name}`')
+        how = (f'hpcval image build {base}' + (f' --tag {tag}' if tag != store.DEFAULT_TAG else '')
+               if not entry.get('source') else f'hpcval image import {store.ref(base, tag)} SOURCE')
+        state = 'failed its smoke test' if entry.get('test', {}).get('status') == 'failed' else 'not built'
+        raise ImageNotBuilt(f'image {store.ref(base, tag)} {state} in {fmt} format: run `{how}`')
     return path, out['digest']
+
+
+def stored_entry(ref, folder):
+    '''The index entry of ``NAME[:TAG]`` ({} when none).'''
+    return store.recorded_images(folder).get(store.key(*store.parse_ref(ref))) or {}
+
+
+def image_env(ref, folder):
+    '''The image's ENV (what ``ch-run --set-env`` applies), read from its directory format.'''
+    out = (stored_entry(ref, folder).get('formats') or {}).get('dir') or {}
+    env = {}
+    try:
+        with open(os.path.join(folder, out.get('path', ''), 'ch', 'environment')) as fp:
+            for line in fp:
+                k, _, v = line.rstrip('\n').partition('=')
+                env[k] = v.strip('"')
+    except OSError:
+        pass
+    return env
+
+
+def image_ref(test, default_name):
+    '''NAME:TAG a check runs in: its ``image`` parameter, else ``default_name`` at the default tag.'''
+    return store.ref(*store.parse_ref(test.image or default_name))
 
 
 class ImageNotBuilt(Exception):
@@ -108,6 +139,18 @@ class ContainerMixin(Plugin):
     '''
     runtime = parameter(['bare'], type=str, loggable=True)
     mpi = parameter(['host'], type=str, loggable=True)
+    #: NAME[:TAG] of the image to run in (``-P image=openmpi:current,openmpi:candidate``
+    #: puts two images in one session); empty: ``container_image``, tag current.
+    #: A bare case runs once, with the first value, and records none.
+    image = parameter([''], type=str, loggable=True)
+    image_format = variable(str, value='', loggable=True)
+    #: images whose host-MPI functional check failed (``hpcval validate-image``):
+    #: their mpi=host cases are skipped with that reason, not failed again
+    no_host_mpi = variable(typ.List[str], value=[])
+    #: the MPI the image declares (``HPCVAL_MPI_FAMILY`` in its ENV) when it is not the
+    #: launcher's: its bundled-MPI cases start the image's own launcher inside it
+    image_mpi_family = variable(str, value='', loggable=True)
+    own_launcher = variable(bool, value=False, loggable=True)
     container_image = variable(str, value='')
     container_command = variable(str, value='')
     #: file the MPI library was loaded from, as the program reported it
@@ -121,6 +164,11 @@ class ContainerMixin(Plugin):
             raise ValueError(f'mpi must be host or bundled, not {self.mpi!r}')
         self.skip_if(self.runtime == 'bare' and self.mpi == 'bundled',
                      'a bare run has no bundled MPI: it always uses the host MPI')
+        images = type(self).param_space['image']
+        self.skip_if(self.runtime == 'bare' and self.image != images[0],
+                     'a bare run uses no image: it runs once, with the first image value')
+        if self.runtime == 'bare':
+            self.image = ''
 
     def setup_container(self):
         '''Point the check at its image; call from a run_after('setup') hook.
@@ -129,25 +177,34 @@ class ContainerMixin(Plugin):
             return
         part = self.current_partition
         spec = part.extras.get('host_mpi', {})
+        try:
+            self.image = image_ref(self, self.container_image)
+        except store.ImageError as err:
+            raise ImageNotBuilt(str(err)) from None
         if self.runtime == 'charliecloud':
             extras = part.extras.get('charliecloud', {})
-            fmt = extras.get('image_format', 'dir')
-            path, digest = find_image(self.container_image, fmt, image_folder(part))
-            self.image, self.image_digest = f'{self.container_image} ({fmt})', digest
+            self.image_format = extras.get('image_format', 'dir')
+            path, self.image_digest = find_image(self.image, self.image_format, image_folder(part))
             binds = extras.get('binds', [])
         else:
             # Apptainer/Singularity/Sarus sites name their images in the partition
             images = part.extras.get('images', {})
-            if self.container_image not in images:
-                raise ImageNotBuilt(f'image {self.container_image} not configured for {self.runtime} '
+            name = self.image if self.image in images else self.image.split(':')[0]
+            if name not in images:
+                raise ImageNotBuilt(f'image {self.image} not configured for {self.runtime} '
                                     f"in partition {part.fullname}: add it to extras['images']")
-            path = images[self.container_image]
-            self.image, self.image_digest = path, part.extras.get('image_digests', {}).get(path, '')
+            path = images[name]
+            self.image_format = self.runtime
+            self.image_digest = part.extras.get('image_digests', {}).get(path, '')
             binds = part.extras.get('binds', [])
         self.container_platform = self.runtime.capitalize()
         cp = self.container_platform
         cp.image = path
         cp.command = self.container_command
+        if self.mpi == 'host' and self.image in self.no_host_mpi:
+            self.skip(f'{self.image} failed the host-MPI functional check: its mpi=host cases cannot run')
+        if self.runtime == 'charliecloud' and self.mpi == 'bundled':
+            self._own_launcher(image_folder(part))
         cp.mount_points = [tuple(b.split(':', 1)) if ':' in b else (b, b) for b in binds]
         if self.mpi != 'host':
             return
@@ -177,6 +234,29 @@ class ContainerMixin(Plugin):
         else:
             # Apptainer never imports the host's LD_LIBRARY_PATH: pass it explicitly
             cp.options = [f'--env {k}={v}' for k, v in env.items()]
+
+    def _own_launcher(self, folder):
+        '''A bundled MPI of another family than the launcher's (an MPICH image under the
+        host's Open MPI mpirun) would start singletons: on one node the image's own
+        ``mpiexec`` starts the ranks inside the container instead.'''
+        family = image_env(self.image, folder).get('HPCVAL_MPI_FAMILY', '')
+        ours = self.current_environ.extras.get('mpi_family', '')
+        if not family or not ours or family == ours:
+            return
+        self.image_mpi_family = family
+        self.expected_mpi = '' if family == 'MPICH' else family
+        self.skip_if(getattr(self, 'num_nodes', 1) > 1,
+                     f'{self.image} bundles {family}; the launcher here starts {ours}: '
+                     'its bundled-MPI cases run on one node, under its own mpiexec')
+        self.container_platform.command = f'mpiexec -n {self.num_tasks} {self.container_command}'
+        self.container_platform.join = False      # one container, its launcher inside
+        self.own_launcher = True
+
+    @run_before('run')
+    def launch_inside(self):
+        if self.own_launcher:
+            from reframe.core.backends import getlauncher
+            self.job.launcher = getlauncher('local')()
 
     def container_problems(self, text):
         '''Sanity problems of the MPI variant: the library file must be the one asked for.'''

@@ -31,7 +31,6 @@ class ProvenanceMixin(Plugin):
     the running binary) and ``# Hosts: ...``; sanity fails when the library is
     not of the family the programming environment promises.
     '''
-    image = variable(str, value='', loggable=True)
     image_digest = variable(str, value='', loggable=True)
     mpi_library = variable(str, value='', loggable=True)
     hosts = variable(str, value='', loggable=True)

@@ -145,6 +145,23 @@ def mpi_library_path():
     return 'unknown'
 
 
+def blas_library_paths():
+    '''The BLAS files this process mapped (after a product): the image's
+    libblas.so.3 alternative (OpenBLAS or the reference BLAS), or a wheel's own.'''
+    found = []
+    try:
+        with open('/proc/self/maps') as fp:
+            for line in fp:
+                path = line.split()[-1]
+                if re.search(r'/lib[\w-]*blas[\w.-]*\.so[.0-9]*$', path) and 'cublas' not in path:
+                    real = os.path.realpath(path)
+                    if real not in found:
+                        found.append(real)
+    except OSError:
+        pass
+    return found
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--sizes', default='1024,2048,4096')
@@ -202,6 +219,7 @@ def main(argv=None):
             print(f'# Node rates n={n}: ' + ','.join(f'{h}={m:.2f}' for h, m in zip(hosts, meds)))
             print(f'{n:<6d} {min(meds):.2f} {max(bests):.2f}', flush=True)
     if comm.rank == 0:
+        print(f'# BLAS Library Path: {",".join(blas_library_paths()) or "unknown"}')
         print(f'# Validation: {"Pass" if all_ok else "FAIL"}')
     return 0 if all_ok else 1
 

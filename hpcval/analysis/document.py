@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hpcval.analysis import outdir as outdir_mod
-from hpcval.analysis.textfmt import count, fmt, markdown_env, md, pct, printable_figure, short_series, slug
+from hpcval.analysis.textfmt import (count, disk_size, fmt, markdown_env, md, pct, printable_figure,
+                                     short_series, slug)
 from hpcval.sizes import size_label
 
 TEMPLATES = Path(__file__).with_name('templates')
@@ -44,7 +45,7 @@ def environment(markdown=False):
                              autoescape=jinja2.select_autoescape(['html', 'j2']),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, count=count, pct1=pct, size=size_label, slug=slug, md=md,
-                       short=short_series)
+                       short=short_series, disk_size=disk_size)
     return markdown_env(env) if markdown else env
 
 

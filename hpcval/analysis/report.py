@@ -203,6 +203,8 @@ def render(rep, outdir, inputs=()):
     '''
     if rep.extra.get('kind') == 'compare':
         return document.write(rep, outdir, 'compare', 'compare.html.j2', 'compare.md.j2', inputs=inputs)
+    if rep.extra.get('kind') == 'validate-image':
+        return document.write(rep, outdir, 'validate-image', 'validate.html.j2', 'validate.md.j2', inputs=inputs)
     cases = rep.tables.get('cases', pd.DataFrame(columns=['result']))
     return document.write(rep, outdir, 'report', 'index.html.j2', 'report.md.j2', inputs=inputs,
                           context={'failed_cases': cases[cases_mod.failed(cases['result'])],

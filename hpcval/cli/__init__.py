@@ -1,4 +1,4 @@
-"""hpcval command line: run, report, compare, image, cluster, history.
+"""hpcval command line: run, report, compare, validate-image, image, cluster, history.
 
 Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
 2 usage or input error (one line naming the file and the fault, nothing written);
@@ -17,7 +17,7 @@ from hpcval import __version__
 from hpcval.cli.common import show
 from hpcval.errors import HpcvalError
 
-SUBCOMMANDS = ('run', 'report', 'compare', 'image', 'cluster', 'history')
+SUBCOMMANDS = ('run', 'report', 'compare', 'validate-image', 'image', 'cluster', 'history')
 
 
 def parser():
@@ -29,7 +29,7 @@ def parser():
                    help='on an internal error (exit 3) print the traceback (may stand anywhere before --)')
     sub = p.add_subparsers(dest='command', required=True)
     for name in SUBCOMMANDS:
-        importlib.import_module(f'hpcval.cli.{name}').add_parser(sub)
+        importlib.import_module(f"hpcval.cli.{name.replace('-', '_')}").add_parser(sub)
     return p
 
 

@@ -10,6 +10,16 @@ def show(text):
     return printable(text)
 
 
+def node_counts(text):
+    try:
+        nodes = [int(n) for n in text.split(',') if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a list of node counts: {text!r}') from None
+    if not nodes or min(nodes) < 1:
+        raise argparse.ArgumentTypeError(f'node counts must be >= 1: {text!r}')
+    return nodes
+
+
 def fraction(text):
     '''argparse type: a number strictly between 0 and 1.'''
     try:

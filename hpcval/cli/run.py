@@ -1,17 +1,7 @@
 """`hpcval run`: run checks through ReFrame; the run report under runs/."""
 import argparse
 
-from hpcval.cli.common import show
-
-
-def _nodes(text):
-    try:
-        nodes = [int(n) for n in text.split(',') if n.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'not a list of node counts: {text!r}') from None
-    if not nodes or min(nodes) < 1:
-        raise argparse.ArgumentTypeError(f'node counts must be >= 1: {text!r}')
-    return nodes
+from hpcval.cli.common import node_counts, show
 
 
 def _setvar(text):
@@ -42,7 +32,7 @@ def add_parser(sub):
     r.add_argument('checks', nargs='*', help='check modules under checks/ (e.g. mpi_microbench matmul)')
     r.add_argument('--campaign', help='a campaign under campaigns/ (NAME.yaml)')
     r.add_argument('--system', help='site configuration under config/ (default: local)')
-    r.add_argument('--nodes', type=_nodes, help='node counts, e.g. 1,2,3')
+    r.add_argument('--nodes', type=node_counts, help='node counts, e.g. 1,2,3')
     r.add_argument('--repeat', type=int, help='repeat every test case N times')
     r.add_argument('-S', '--setvar', action='append', type=_setvar, metavar='[TEST.]VAR=VAL',
                    help='set a check variable (passed to ReFrame)')

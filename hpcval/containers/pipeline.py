@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hpcval.containers import recipes, store
+from hpcval.containers import mirror as mirrors, recipes, store
 from hpcval.containers.errors import ImageError
 
 SUITE = 'bookworm'
-DEFAULT_MIRROR = 'http://deb.debian.org/debian'
 FORMATS = ('dir', 'squash')
 #: SquashFS compressor, as mksquashfs options.  ch-convert's own choice is
 #: gzip, many times slower than zstd level 3 for a file only a little smaller
@@ -69,7 +68,8 @@ class Charliecloud:
                              f'charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark')
 
     def image_dir(self, tag):
-        return self.storage / 'img' / tag.replace('/', '%')
+        # ch-image's storage path of a name: "/" -> "%", ":" (the tag) -> "+"
+        return self.storage / 'img' / tag.replace('/', '%').replace(':', '+')
 
     def has(self, tag):
         return (self.image_dir(tag) / 'bin').is_dir()
@@ -91,7 +91,7 @@ class Pipeline:
                  root=recipes.RECIPES, echo=print):
         self.folder = store.check_folder(folder or store.image_folder())
         self.storage = Path(storage or self.folder.parent / 'ch-image')
-        self.mirror = mirror or os.environ.get('HPCVAL_DEBIAN_MIRROR', DEFAULT_MIRROR)
+        self._mirror = mirror
         self.formats = tuple(formats)
         self.root = root
         self.echo = echo
@@ -103,37 +103,50 @@ class Pipeline:
                              f'compressor options such as "zstd -Xcompression-level 3" or "gzip"')
 
     # -- the whole chain -------------------------------------------------
-    def build(self, name, rebuild=False):
-        '''Build, test and convert ``name`` and the recipes it stands on;
-        returns [Result], the bootstrap first.'''
-        chain = recipes.chain(name, self.root)          # parse everything before any work
+    def build(self, name, rebuild=False, tag=store.DEFAULT_TAG):
+        '''Build, test and convert ``name`` (a recipe name, or a path to one:
+        recipes.locate) and the recipes it stands on; the image itself is
+        stored as ``name:tag``, its bases under their current tag.  Returns
+        [Result], the bootstrap first.'''
+        name, root = recipes.locate(name) if self.root == recipes.RECIPES else (name, self.root)
+        chain = recipes.chain(name, root)          # parse everything before any work
         self.ch.check()
         self.logs.mkdir(parents=True, exist_ok=True)
         results = [self.bootstrap(rebuild)]
         base_key = store.Index(self.folder).images.get(recipes.BOOTSTRAP, {}).get('key', '')
-        for recipe in chain:
-            res, base_key = self._one(recipe, base_key, rebuild)
+        for i, recipe in enumerate(chain):
+            last = i == len(chain) - 1
+            res, base_key = self._one(recipe, base_key, rebuild, tag if last else store.DEFAULT_TAG)
             results.append(res)
         return results
 
-    def _one(self, recipe, base_key, rebuild):
+    def _one(self, recipe, base_key, rebuild, tag=store.DEFAULT_TAG):
         key = recipe.key(base_key)
         index = store.Index(self.folder)
-        entry = index.images.get(recipe.name, {})
-        res = Result(recipe.name)
-        fresh = (not rebuild and entry.get('key') == key and self.ch.has(recipe.tag)
+        k = store.key(recipe.name, tag)
+        entry = index.images.get(k, {})
+        res = Result(store.ref(recipe.name, tag) if tag != store.DEFAULT_TAG else recipe.name)
+        fresh = (not rebuild and entry.get('key') == key and self.ch.has(recipe.image_tag(tag))
                  and entry.get('test', {}).get('status') == 'passed'
-                 and all(store.converted(recipe.name, f, self.folder) for f in self.formats)
+                 and all(store.converted(recipe.name, f, self.folder, tag) for f in self.formats)
                  and ('squash' not in self.formats
                       or entry['formats']['squash'].get('compression') == self.squash_comp))
         if fresh:
-            self.echo(f'[{recipe.name}] up to date ({key[:12]}): build, test and convert reused')
+            self.echo(f'[{res.name}] up to date ({key[:12]}): build, test and convert reused')
             res.stages = {'build': 'cached', 'test': 'cached', 'convert': 'cached'}
             return res, key
-        res.stages['build'] = self._build(recipe, key)
-        res.stages['test'] = self.test(recipe.name)
-        res.stages['convert'] = self.convert(recipe.name)
+        res.stages['build'] = self._build(recipe, key, tag)
+        res.stages['test'] = self.test(recipe.name, tag)
+        res.stages['convert'] = self.convert(recipe.name, tag)
         return res, key
+
+    def _recipe(self, name, tag):
+        '''The recipe an image in the index was built from (it may live outside containers/).'''
+        entry = store.Index(self.folder).images.get(store.key(name, tag), {})
+        if entry.get('source'):
+            raise ImageError(f'{store.ref(name, tag)} was imported, not built: it has no recipe')
+        where = entry.get('recipe_dir')
+        return recipes.load(name, Path(where).parent if where else self.root)
 
     # -- stages ----------------------------------------------------------
     def bootstrap(self, rebuild=False):
@@ -149,13 +162,14 @@ class Pipeline:
         # ch-image creates its storage itself and refuses a folder it did not make
         self.storage.parent.mkdir(parents=True, exist_ok=True)
         store.ensure_free(self.storage.parent, 2 * 300 * 2**20, 'debootstrap and import a base')
+        mirror, mirror_from = (self._mirror, 'argument') if self._mirror else mirrors.mirror(SUITE)
         log = self.logs / f'{recipes.BOOTSTRAP}.log'
         log.write_text('')
         t0 = time.monotonic()
         tree = Path(tempfile.mkdtemp(prefix='debootstrap.', dir=self.storage.parent))
         try:
-            self.echo(f'[{recipes.BOOTSTRAP}] debootstrap --variant=minbase {SUITE} {self.mirror}')
-            rc, out = self.ch.run(['debootstrap', '--variant=minbase', SUITE, tree, self.mirror],
+            self.echo(f'[{recipes.BOOTSTRAP}] debootstrap --variant=minbase {SUITE} {mirror} (from {mirror_from})')
+            rc, out = self.ch.run(['debootstrap', '--variant=minbase', SUITE, tree, mirror],
                                   log)
             if rc:
                 raise StageFailed(recipes.BOOTSTRAP, 'debootstrap', _tail(out))
@@ -188,25 +202,29 @@ class Pipeline:
         res.stages['bootstrap'] = round(time.monotonic() - t0, 1)
         index = store.Index(self.folder)
         index.images[recipes.BOOTSTRAP] = {
-            'tag': tag, 'key': f'{SUITE}@{store.now()}', 'mirror': self.mirror,
+            'tag': tag, 'key': f'{SUITE}@{store.now()}', 'mirror': mirror, 'mirror_from': mirror_from,
             'site_ca': [c.name for c in cas],
             'built': store.now(), 'seconds': {'bootstrap': res.stages['bootstrap']}}
         index.save()
         return res
 
-    def _build(self, recipe, key):
-        log = self.logs / f'{recipe.name}.build.log'
+    def _build(self, recipe, key, tag=store.DEFAULT_TAG):
+        stem = store.stem(recipe.name, tag)
+        log = self.logs / f'{stem}.build.log'
         log.write_text('')
-        self.echo(f'[{recipe.name}] ch-image build -t {recipe.tag} -f {_rel(recipe.path)}')
+        image_tag = recipe.image_tag(tag)
+        self.echo(f'[{stem}] ch-image build -t {image_tag} -f {_rel(recipe.path)}')
         t0 = time.monotonic()
         base = recipes.TAG_PREFIX + recipe.base
-        rc, out = self.ch.run(['ch-image', 'build', '--force', '-t', recipe.tag,
+        rc, out = self.ch.run(['ch-image', 'build', '--force', '-t', image_tag,
                                '--build-arg', f'BASE={base}', '-f', recipe.path, recipes.CONTEXT], log)
         seconds = round(time.monotonic() - t0, 1)
         index = store.Index(self.folder)
-        entry = index.entry(recipe.name)
-        entry.update({'tag': recipe.tag, 'recipe': _rel(recipe.path), 'base': recipe.base,
-                      'built': store.now()})
+        entry = index.entry(store.key(recipe.name, tag))
+        for stale in ('source', 'imported'):
+            entry.pop(stale, None)
+        entry.update({'tag': image_tag, 'recipe': _rel(recipe.path), 'base': recipe.base,
+                      'recipe_dir': str(recipe.path.parent.resolve()), 'built': store.now()})
         entry.setdefault('seconds', {})['build'] = seconds
         entry.pop('formats', None)        # conversions of an earlier build no longer describe it
         if rc:
@@ -219,96 +237,108 @@ class Pipeline:
         index.save()
         return seconds
 
-    def test(self, name):
-        recipe = recipes.load(name, self.root)
-        if not self.ch.has(recipe.tag):
-            raise ImageError(f'image {name} not built: run `hpcval image build {name}`')
+    def test(self, name, tag=store.DEFAULT_TAG):
+        recipe = self._recipe(name, tag)
+        if not self.ch.has(recipe.image_tag(tag)):
+            raise ImageError(f'image {store.ref(name, tag)} not built: run `hpcval image build {name}'
+                             + (f' --tag {tag}`' if tag != store.DEFAULT_TAG else '`'))
+        return self.smoke(name, tag, recipe.image_tag(tag), recipe.test)
+
+    def smoke(self, name, tag, image, command):
+        '''Run ``command`` in ``image`` (a ch-image name or an image directory),
+        record the result in the index; StageFailed when it fails.'''
+        stem = store.stem(name, tag)
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = self.logs / f'{name}.test.log'
+        log = self.logs / f'{stem}.test.log'
         log.write_text('')
-        self.echo(f'[{name}] test: {recipe.test}')
+        self.echo(f'[{stem}] test: {command}')
         t0 = time.monotonic()
         # The image's ENV applies (--set-env); MPI stays on loopback.
         try:
-            rc, out = self.ch.run(['ch-run', '--set-env', recipe.tag,
-                                   '--', 'sh', '-c', recipe.test], log, timeout=600)
+            rc, out = self.ch.run(['ch-run', '--set-env', image, '--', 'sh', '-c', command], log, timeout=600)
         except subprocess.TimeoutExpired:
             rc, out = 124, 'timed out after 600 s'
         seconds = round(time.monotonic() - t0, 1)
         index = store.Index(self.folder)
-        entry = index.entry(name)
+        entry = index.entry(store.key(name, tag))
         entry.setdefault('seconds', {})['test'] = seconds
-        entry['test'] = {'status': 'passed' if rc == 0 else 'failed', 'command': recipe.test,
+        entry['test'] = {'status': 'passed' if rc == 0 else 'failed', 'command': command,
                          'rc': rc, 'at': store.now(), 'output_tail': _tail(out, 6)}
         index.save()
         if rc:
-            raise StageFailed(name, 'test', f'`{recipe.test}` exited {rc}: {_tail(out, 1)} '
-                                            f'(log: {_rel(log)}); not converted')
+            raise StageFailed(store.ref(name, tag), 'test', f'`{command}` exited {rc}: {_tail(out, 1)} '
+                                                            f'(log: {_rel(log)})')
         return seconds
 
-    def _export_dir(self, recipe, out, log):
+    def _export_dir(self, name, image_tag, out, log):
         '''ch-convert the built image to a directory image at ``out``: it
         drops the build cache's metadata and adds the mount points ch-run needs.'''
-        rc, text = self.ch.run(['ch-convert', '-i', 'ch-image', '-o', 'dir', recipe.tag, out], log)
+        rc, text = self.ch.run(['ch-convert', '-i', 'ch-image', '-o', 'dir', image_tag, out], log)
         if rc:
-            raise StageFailed(recipe.name, 'convert', f'{_tail(text, 1)} (log: {_rel(log)})')
+            raise StageFailed(name, 'convert', f'{_tail(text, 1)} (log: {_rel(log)})')
 
-    def _squash(self, recipe, exported, out, tmpdir, log):
-        '''Pack a directory export into SquashFS with ch-convert's own
-        mksquashfs options (64 KiB blocks, all files root's, zeroed time
-        stamp) and our compressor (DEFAULT_SQUASH_COMP): ch-convert fixes gzip.
-        ``exported``: the directory image converted just before, else a
-        temporary export is made and removed.'''
-        source = exported
-        if source is None:
-            source = Path(tmpdir) / f'{recipe.name}.export'
-            _remove(source)
-            self._export_dir(recipe, source, log)
-        try:
-            rc, text = self.ch.run(['mksquashfs', source, out, '-b', '65536', '-noappend',
-                                    '-all-root', '-fstime', '0', '-no-progress',
-                                    '-comp', *self.squash_comp.split()], log)
-        finally:
-            if exported is None:
-                _remove(source)
+    def squash(self, name, source, out, log):
+        '''Pack a directory image into SquashFS with ch-convert's own mksquashfs
+        options (64 KiB blocks, all files root's, zeroed time stamp) and our
+        compressor (DEFAULT_SQUASH_COMP): ch-convert fixes gzip.'''
+        rc, text = self.ch.run(['mksquashfs', source, out, '-b', '65536', '-noappend',
+                                '-all-root', '-fstime', '0', '-no-progress',
+                                '-comp', *self.squash_comp.split()], log)
         if rc:
-            raise StageFailed(recipe.name, 'convert', f'mksquashfs: {_tail(text, 1)} (log: {_rel(log)})')
+            raise StageFailed(name, 'convert', f'mksquashfs: {_tail(text, 1)} (log: {_rel(log)})')
 
-    def convert(self, name):
-        recipe = recipes.load(name, self.root)
-        index = store.Index(self.folder)
-        entry = index.images.get(name, {})
-        if not self.ch.has(recipe.tag):
-            raise ImageError(f'image {name} not built: run `hpcval image build {name}`')
+    def convert(self, name, tag=store.DEFAULT_TAG):
+        recipe = self._recipe(name, tag)
+        image_tag = recipe.image_tag(tag)
+        ref = store.ref(name, tag)
+        entry = store.Index(self.folder).images.get(store.key(name, tag), {})
+        if not self.ch.has(image_tag):
+            raise ImageError(f'image {ref} not built: run `hpcval image build {name}`')
         if entry.get('test', {}).get('status') != 'passed':
-            raise ImageError(f'image {name} has not passed its test: run `hpcval image test {name}`')
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log = self.logs / f'{name}.convert.log'
-        log.write_text('')
-        size = store.tree_size(self.ch.image_dir(recipe.tag))
-        self.folder.mkdir(parents=True, exist_ok=True)
+            raise ImageError(f'image {ref} has not passed its test: run `hpcval image test {ref}`')
+        size = store.tree_size(self.ch.image_dir(image_tag))
         tmpdir = self.storage.parent / 'tmp'
         tmpdir.mkdir(parents=True, exist_ok=True)
+
+        def export(out, log):
+            self._export_dir(ref, image_tag, out, log)
+        return self.store_formats(name, tag, size, export, tmpdir)
+
+    def store_formats(self, name, tag, size, export, tmpdir):
+        '''Write the image's formats into the folder and record them: ``export(out, log)``
+        makes a directory image at ``out``; the SquashFS file is packed from it.'''
+        stem, ref = store.stem(name, tag), store.ref(name, tag)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f'{stem}.convert.log'
+        log.write_text('')
+        self.folder.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         formats = {}
         for fmt in sorted(self.formats, key=FORMATS.index):    # the directory first
             # ch-convert may need twice the image size in temporary space.
-            store.ensure_free(self.folder, 2 * size, f'convert {name} to {fmt}')
-            final = self.folder / (name if fmt == 'dir' else f'{name}.sqfs')
-            tmp = self.folder / (f'.{name}.tmp' if fmt == 'dir' else f'.{name}.tmp.sqfs')
+            store.ensure_free(self.folder, 2 * size, f'convert {ref} to {fmt}')
+            final = self.folder / (stem if fmt == 'dir' else f'{stem}.sqfs')
+            tmp = self.folder / (f'.{stem}.tmp' if fmt == 'dir' else f'.{stem}.tmp.sqfs')
             _remove(tmp)
             t1 = time.monotonic()
+            source = None
             try:
                 if fmt == 'dir':
-                    self.echo(f'[{name}] ch-convert -o dir -> {_rel(final)}')
-                    self._export_dir(recipe, tmp, log)
+                    self.echo(f'[{stem}] directory image -> {_rel(final)}')
+                    export(tmp, log)
                 else:
-                    self.echo(f'[{name}] mksquashfs -comp {self.squash_comp} -> {_rel(final)}')
-                    self._squash(recipe, final.with_name(name) if 'dir' in formats else None,
-                                 tmp, tmpdir, log)
+                    self.echo(f'[{stem}] mksquashfs -comp {self.squash_comp} -> {_rel(final)}')
+                    source = final.with_name(stem) if 'dir' in formats else Path(tmpdir) / f'{stem}.export'
+                    if 'dir' not in formats:
+                        _remove(source)
+                        export(source, log)
+                    self.squash(ref, source, tmp, log)
             except StageFailed:
                 _remove(tmp)
                 raise
+            finally:
+                if source is not None and 'dir' not in formats:
+                    _remove(source)
             _replace(tmp, final)
             digest = store.tree_digest(final) if fmt == 'dir' else store.file_digest(final)
             nbytes = store.tree_size(final) if fmt == 'dir' else final.stat().st_size
@@ -318,7 +348,7 @@ class Pipeline:
                 formats[fmt]['compression'] = self.squash_comp
         seconds = round(time.monotonic() - t0, 1)
         index = store.Index(self.folder)
-        entry = index.entry(name)
+        entry = index.entry(store.key(name, tag))
         # formats not converted now (``--format``) keep their entries: they
         # come from the same build, since a build drops them all
         entry['formats'] = {**entry.get('formats', {}), **formats}

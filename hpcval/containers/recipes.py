@@ -16,6 +16,7 @@ from pathlib import Path
 import dockerfile
 
 from hpcval.containers.errors import ImageError
+from hpcval.containers.store import DEFAULT_TAG
 from hpcval.paths import ROOT
 
 RECIPES = ROOT / 'containers'      # the Dockerfiles stay where users and ch-image find them
@@ -50,6 +51,10 @@ class Recipe:
     def tag(self):
         return TAG_PREFIX + self.name
 
+    def image_tag(self, tag=None):
+        '''ch-image's name for the build of this recipe under ``tag``.'''
+        return self.tag if tag in (None, DEFAULT_TAG) else f'{self.tag}:{tag}'
+
     def key(self, base_key=''):
         '''Build identity: the Dockerfile, the context files it copies and the
         base's key.  Same key, same recipe: a cached rebuild may reuse the image.'''
@@ -62,6 +67,20 @@ class Recipe:
 
 def names(root=RECIPES):
     return sorted(p.parent.name for p in Path(root).glob('*/Dockerfile'))
+
+
+def locate(spec):
+    '''A recipe named on the command line: a name under containers/, or a path
+    to a folder holding a Dockerfile (or the Dockerfile itself), which is then
+    named by its folder -> (name, root).'''
+    spec = str(spec)
+    if '/' not in spec and spec not in ('.', '..'):
+        return spec, RECIPES
+    path = Path(spec)
+    folder = path.parent if path.name == 'Dockerfile' or path.is_file() else path
+    if not (folder / 'Dockerfile').is_file():
+        raise ImageError(f'{spec}: no Dockerfile there')
+    return folder.resolve().name, folder.resolve().parent
 
 
 def load(name, root=RECIPES):
@@ -127,13 +146,14 @@ def _resolve_base(ref, args, where):
 
 
 def chain(name, root=RECIPES):
-    '''Recipes to build for ``name``, bases first (each once).'''
+    '''Recipes to build for ``name``, bases first (each once).  A recipe from
+    outside containers/ (``root``) stands on the project's recipes.'''
     order, seen = [], set()
     cur = name
     while cur != BOOTSTRAP:
         if cur in seen:
             raise ImageError(f'recipe {name!r}: base cycle through {cur!r}')
         seen.add(cur)
-        order.append(load(cur, root))
+        order.append(load(cur, root if not order else RECIPES))
         cur = order[-1].base
     return order[::-1]

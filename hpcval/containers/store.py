@@ -5,6 +5,12 @@ Layout (default ``.cache/images``, or ``$HPCVAL_IMAGES``)::
     index.json          one entry per image: key, stages, digests, sizes, times
     <name>/             directory image (ch-run IMAGE_DIR)
     <name>.sqfs         SquashFS image (ch-run mounts it itself)
+    <name>@<tag>/       the same for a tag other than ``current``
+    <name>@<tag>.sqfs
+
+An image is named ``NAME[:TAG]``; the tag defaults to ``current``, the image
+the checks run when nothing else is asked, so that an index written before
+tags existed (keys ``NAME``) still reads the same.
 
 index.json is rewritten atomically; a failed stage is recorded with its
 output tail and the image is not converted.
@@ -12,6 +18,7 @@ output tail and the image is not converted.
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -25,6 +32,44 @@ GIB = 1 << 30
 #: Refuse to import or convert with less free space than this (GiB), or than
 #: the step's own estimate, whichever is larger.
 DEFAULT_MIN_FREE_GB = 4.0
+
+
+#: the tag of an image named without one
+DEFAULT_TAG = 'current'
+#: a recipe or image name (ch-image and Docker accept it) and a Docker tag
+_NAME = re.compile(r'[a-z0-9][a-z0-9._-]{0,62}')
+_TAG = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}')
+
+
+def parse_ref(text):
+    '''``NAME[:TAG]`` -> (name, tag); ImageError naming the fault.'''
+    name, _, tag = str(text).partition(':')
+    tag = tag or DEFAULT_TAG
+    if not _NAME.fullmatch(name):
+        raise ImageError(f'{text!r}: an image is NAME[:TAG], NAME of lower-case letters, digits, '
+                         f'".", "_" and "-" (e.g. openmpi:candidate)')
+    if not _TAG.fullmatch(tag):
+        raise ImageError(f'{text!r}: the tag {tag!r} is not a Docker tag (letters, digits, "_", "." and "-")')
+    return name, tag
+
+
+def ref(name, tag=DEFAULT_TAG):
+    return f'{name}:{tag}'
+
+
+def key(name, tag=DEFAULT_TAG):
+    '''The image's entry in index.json: the bare name for the default tag.'''
+    return name if tag == DEFAULT_TAG else f'{name}:{tag}'
+
+
+def split_key(k):
+    name, _, tag = k.partition(':')
+    return name, tag or DEFAULT_TAG
+
+
+def stem(name, tag=DEFAULT_TAG):
+    '''File name of the image's formats in the folder (no ":": ch-run -b and shells).'''
+    return name if tag == DEFAULT_TAG else f'{name}@{tag}'
 
 
 def image_folder(default=None):
@@ -89,10 +134,10 @@ class Index:
         os.replace(tmp, self.path)
 
 
-def converted(name, fmt='dir', folder=None):
+def converted(name, fmt='dir', folder=None, tag=DEFAULT_TAG):
     '''Path of a converted image that the index says passed its test, or None.'''
     folder = Path(folder or image_folder())
-    entry = Index(folder).images.get(name, {})
+    entry = Index(folder).images.get(key(name, tag), {})
     out = entry.get('formats', {}).get(fmt)
     if not out or entry.get('test', {}).get('status') != 'passed':
         return None
