@@ -84,11 +84,24 @@ def images(frame, refs, index_entries):
         origin = (f"imported {src.get('kind')} {src.get('path')}" if src
                   else f"built from {entry.get('recipe', '?')}")
         rows.append({'role': role, 'image': ref, 'digest': dirf.get('digest', ''),
-                     'bytes': dirf.get('bytes'), 'origin': origin})
+                     'bytes': dirf.get('bytes'), 'origin': origin, 'loaded': _loaded(frame, ref)})
     t = pd.DataFrame(rows)
     if len(t) == 2 and t['bytes'].notna().all() and t['bytes'].iloc[1]:
         t['size_vs_current'] = [float(t['bytes'].iloc[0]) / float(t['bytes'].iloc[1]), 1.0]
     return t
+
+
+def _loaded(frame, ref):
+    '''The libraries the image's cases reported loading: its BLAS, its bundled MPI.'''
+    f = frame[frame['image'].astype(str) == ref] if 'image' in frame.columns else frame.iloc[:0]
+    parts = []
+    for col, what, rows in (('blas_library', 'BLAS', f),
+                            ('mpi_library_path', 'bundled MPI', f[f.get('mpi', pd.Series(dtype=str)) == 'bundled'])):
+        if col in rows.columns:
+            found = sorted({str(v) for v in rows[col].dropna() if str(v)})
+            if found:
+                parts.append(f"{what}: {', '.join(found)}")
+    return '; '.join(parts)
 
 
 def bare_control(frame, refs, pvars):
@@ -113,12 +126,16 @@ def bare_control(frame, refs, pvars):
 
 
 def build(func_ds, work_ds, candidate, current, index_entries, delta=0.05, pvars=None, alpha=0.05,
-          title=None, measured=True):
+          title=None, measured=True, no_host_mpi=()):
     '''The validation report (analysis.document.Report of kind compare, with the
     functional results, the images and the bare control in ``extra``/tables).
-    ``measured``: False when no workload ran (a smoke test failed): functional results only.'''
+    ``measured``: False when no workload ran (a smoke test failed): functional results only;
+    ``no_host_mpi``: images that failed the host-MPI check: the mpi=host cases of neither
+    image are compared (the functional failure already says why they cannot be).'''
     refs = [('candidate', candidate), ('current', current)]
     frame = work_ds.frame
+    if set(no_host_mpi) & {candidate, current} and 'mpi' in frame.columns:
+        frame = frame[~((frame['mpi'].astype(str) == 'host') & (frame['runtime'].astype(str) != 'bare'))]
     title = title or f'Image validation: {candidate} against {current}'
     if measured:
         base = _side(work_ds, _one_image(frame, current))
@@ -132,7 +149,7 @@ def build(func_ds, work_ds, candidate, current, index_entries, delta=0.05, pvars
     rep.tables['bare_control'] = bare_control(frame, refs, pvars) if measured else pd.DataFrame()
     rep.sources = list(func_ds.sources) + list(work_ds.sources)
     failed = func[(func['image'] == candidate) & (func['result'] != 'passed')]
-    rep.extra.update(kind='validate-image', candidate=candidate, current=current,
+    rep.extra.update(kind='validate-image', candidate=candidate, current=current, no_host_mpi=list(no_host_mpi),
                      baseline=[current], functional_failed=failed,
                      verdict=('REGRESSION' if rep.summary.get('REGRESSION') else
                               'FUNCTIONAL FAILURE' if len(failed) else 'PASS'))

@@ -37,7 +37,8 @@ def cmd_validate_image(args):
             raise UsageError(f'the workload session made no run report ({v.workload_dir})')
         work = ingest.load([v.workload_dir])
     rep = image_validation.build(func, work, v.candidate, v.current, v.index, delta=delta,
-                                 pvars=copts.get('pvars'), measured=v.workload_dir is not None)
+                                 pvars=copts.get('pvars'), measured=v.workload_dir is not None,
+                                 no_host_mpi=v.no_host_mpi)
     rep.extra['left_out'] = v.left_out
     inputs = [p for p in (v.functional_dir, v.workload_dir) if p]
     index = report.render(rep, Path(args.output), inputs=inputs)

@@ -119,3 +119,25 @@ def test_an_empty_images_variable_means_unset_everywhere(monkeypatch, tmp_path):
     assert run.image_tags(['mpi_microbench']) == {'image_openmpi': '0123456789ab'}
     (tmp_path / 'mine' / 'index.json').write_text('not json')
     assert store.recorded_images() == {} and run.image_tags(['mpi_microbench']) == {}
+
+
+@pytest.mark.parametrize('text, expect', [('openmpi', ('openmpi', 'current')),
+                                          ('openmpi:candidate', ('openmpi', 'candidate')),
+                                          ('my.img-2:v1.0_rc', ('my.img-2', 'v1.0_rc'))])
+def test_image_refs(text, expect):
+    assert store.parse_ref(text) == expect
+
+
+@pytest.mark.parametrize('text', ['', 'OpenMPI', 'a/b', 'x:', 'x:-bad', 'x:a:b', 'x:' + 'a' * 129, '../x'])
+def test_bad_image_refs_are_one_line_errors(text):
+    if text == 'x:':
+        assert store.parse_ref(text) == ('x', 'current')      # an empty tag is the default
+        return
+    with pytest.raises(ImageError):
+        store.parse_ref(text)
+
+
+def test_the_current_tag_keeps_the_untagged_layout():
+    assert (store.key('openmpi'), store.stem('openmpi')) == ('openmpi', 'openmpi')
+    assert (store.key('openmpi', 'rc1'), store.stem('openmpi', 'rc1')) == ('openmpi:rc1', 'openmpi@rc1')
+    assert store.split_key('openmpi:rc1') == ('openmpi', 'rc1') and store.split_key('openmpi') == ('openmpi', 'current')
