@@ -248,7 +248,10 @@ class ContainerMixin(Plugin):
         self.skip_if(getattr(self, 'num_nodes', 1) > 1,
                      f'{self.image} bundles {family}; the launcher here starts {ours}: '
                      'its bundled-MPI cases run on one node, under its own mpiexec')
-        self.container_platform.command = f'mpiexec -n {self.num_tasks} {self.container_command}'
+        # Hydra (MPICH's mpiexec) inside a Slurm job would start its ranks with srun,
+        # which the image lacks: fork them here, on the job's node
+        hydra = '-launcher fork -rmk user ' if 'MPICH' in family.upper() else ''
+        self.container_platform.command = f'mpiexec {hydra}-n {self.num_tasks} {self.container_command}'
         self.container_platform.join = False      # one container, its launcher inside
         self.own_launcher = True
 

@@ -12,8 +12,8 @@ _VENDORS = (
     ('Open MPI', re.compile(r'Open MPI v(\d+)\.(\d+)(?:\.(\d+))?')),
     ('Intel MPI', re.compile(r'Intel\(R\) MPI Library (\d+)\.(\d+)(?:\.(\d+))?')),
     ('Cray MPICH', re.compile(r'CRAY MPICH version (\d+)\.(\d+)(?:\.(\d+))?', re.I)),
-    ('MVAPICH', re.compile(r'MVAPICH2? Version:?\s*(\d+)\.(\d+)(?:\.(\d+))?', re.I)),
-    ('MPICH', re.compile(r'MPICH Version:?\s*(\d+)\.(\d+)(?:\.(\d+))?', re.I)),
+    ('MVAPICH', re.compile(r'MVAPICH2? Version\s*:?\s*(\d+)\.(\d+)(?:\.(\d+))?', re.I)),
+    ('MPICH', re.compile(r'MPICH Version\s*:?\s*(\d+)\.(\d+)(?:\.(\d+))?', re.I)),
 )
 MPICH_ABI = ('MPICH', 'Intel MPI', 'Cray MPICH', 'MVAPICH')
 _PROBE = {'soname': re.compile(r'^# MPI soname: (\S+)', re.M),

@@ -242,9 +242,9 @@ class Pipeline:
         if not self.ch.has(recipe.image_tag(tag)):
             raise ImageError(f'image {store.ref(name, tag)} not built: run `hpcval image build {name}'
                              + (f' --tag {tag}`' if tag != store.DEFAULT_TAG else '`'))
-        return self.smoke(name, tag, recipe.image_tag(tag), recipe.test)
+        return self.smoke(name, tag, recipe.image_tag(tag), recipe.test, '; not converted')
 
-    def smoke(self, name, tag, image, command):
+    def smoke(self, name, tag, image, command, note=''):
         '''Run ``command`` in ``image`` (a ch-image name or an image directory),
         record the result in the index; StageFailed when it fails.'''
         stem = store.stem(name, tag)
@@ -267,7 +267,7 @@ class Pipeline:
         index.save()
         if rc:
             raise StageFailed(store.ref(name, tag), 'test', f'`{command}` exited {rc}: {_tail(out, 1)} '
-                                                            f'(log: {_rel(log)})')
+                                                            f'(log: {_rel(log)}){note}')
         return seconds
 
     def _export_dir(self, name, image_tag, out, log):

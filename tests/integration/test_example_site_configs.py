@@ -68,7 +68,7 @@ def test_image_missing_from_a_site_config_fails_before_submission(tmp_path):
          '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
-    assert "image openmpi not configured for sarus in partition sarus-site:mc" in proc.stdout
+    assert "image openmpi:current not configured for sarus in partition sarus-site:mc" in proc.stdout
 
 
 @pytest.mark.parametrize('config', sorted(p.name for p in (ROOT / 'config/examples').glob('*.py')))

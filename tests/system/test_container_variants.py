@@ -51,7 +51,7 @@ def test_missing_image_fails_before_submission(tmp_path):
     [tc] = [tc for tc in cases(tmp_path / 'runs' / 'adhoc' / 'latest')
             if tc['name'].startswith('MpiMicrobench')]
     assert tc['result'] == 'fail' and tc['fail_phase'] == 'setup'
-    assert 'image openmpi not built: run `hpcval image build openmpi`' in tc['fail_reason']
+    assert 'image openmpi:current not built in dir format: run `hpcval image build openmpi`' in tc['fail_reason']
 
 
 def test_host_mpi_that_does_not_load_fails_sanity(openmpi_image, tmp_path):

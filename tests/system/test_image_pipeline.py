@@ -33,7 +33,7 @@ def test_unchanged_rebuild_reuses_everything(openmpi_image):
 def test_list_shows_digests_sizes_ages(openmpi_image):
     proc = hpcval('image', 'list')
     assert proc.returncode == 0
-    row = [ln for ln in proc.stdout.splitlines() if ln.startswith('openmpi ') and ' squash ' in ln][0]
+    row = [ln for ln in proc.stdout.splitlines() if ln.startswith('openmpi:current ') and ' squash ' in ln][0]
     assert 'passed' in row and openmpi_image['formats']['squash']['digest'][:19] in row and 'MiB' in row
 
 
@@ -76,7 +76,7 @@ def test_full_disk_is_refused_before_converting(openmpi_image):
     proc = hpcval('image', 'convert', 'openmpi', env={'HPCVAL_MIN_FREE_GB': '1000000'})
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert 'refusing to convert openmpi to dir' in proc.stderr and 'GiB free' in proc.stderr
+    assert 'refusing to convert openmpi:current to dir' in proc.stderr and 'GiB free' in proc.stderr
     assert (IMAGES / 'index.json').read_text() == before
     assert (IMAGES / 'openmpi.sqfs').stat().st_mtime_ns == stamp
 

@@ -59,5 +59,6 @@ def test_sanity_demands_the_mpi_the_variant_asked_for(runtime, mpi, text, ok):
 
 
 def test_missing_image_names_the_command_that_builds_it(tmp_path):
-    with pytest.raises(ImageNotBuilt, match=r'image openmpi:current not built in dir format: run `hpcval image build openmpi`'):
+    with pytest.raises(ImageNotBuilt,
+                       match=r'image openmpi:current not built in dir format: run `hpcval image build openmpi`'):
         find_image('openmpi', 'dir', str(tmp_path))

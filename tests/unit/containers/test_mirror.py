@@ -34,7 +34,8 @@ def test_deb822_sources_give_the_suite_mirror(tmp_path):
 def test_one_line_entries_with_options_and_comments(tmp_path):
     root = _apt(tmp_path, {'sources.list': '# deb http://old.example/debian bookworm main\n'
                                            'deb-src http://src.example/debian bookworm main\n'
-                                           'deb [arch=amd64 signed-by=/k.gpg] http://site.example/deb bookworm main contrib\n'})
+                                           'deb [arch=amd64 signed-by=/k.gpg] '
+                                           'http://site.example/deb bookworm main contrib\n'})
     assert mirror.mirror('bookworm', root, environ={})[0] == 'http://site.example/deb'
 
 
