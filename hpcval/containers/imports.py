@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from hpcval.containers.errors import ImageError
+from hpcval.containers.store import remove_path
 
 SQUASH_MAGIC = b'hsqs'
 WHITEOUT = '.wh.'
@@ -138,10 +139,7 @@ def _inside(path, dest):
 def _remove(path, dest):
     path = Path(path)
     _inside(path.parent, dest)
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+    remove_path(path)
 
 
 def _empty(folder, dest):

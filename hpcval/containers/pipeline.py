@@ -387,11 +387,7 @@ def _rel(path):
         return str(path)
 
 
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+_remove = store.remove_path
 
 
 def _replace(tmp, final):

@@ -216,3 +216,12 @@ def ensure_free(path, need_bytes, what):
 
 def now():
     return time.strftime('%Y-%m-%dT%H:%M:%S%z')
+
+
+def remove_path(path):
+    '''A file, link or folder gone (a link is removed, never followed).'''
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
