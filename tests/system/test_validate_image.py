@@ -95,3 +95,10 @@ def test_an_imported_directory_or_squashfs_is_the_same_image(openmpi_image, sour
     assert rm.returncode == 0 and ref not in image_index()
     assert not (IMAGES / ('base@' + ref.split(':')[1])).exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_an_import_the_disk_cannot_hold_is_refused_before_anything_is_written(openmpi_image):
+    before = image_index()
+    proc = hpcval('image', 'import', 'base:toolarge', IMAGES / 'base', env={'HPCVAL_MIN_FREE_GB': '1000000'})
+    assert proc.returncode == 2 and 'refusing to import' in proc.stderr and 'GiB free' in proc.stderr
+    assert image_index() == before and not (IMAGES / 'base@toolarge').exists()
