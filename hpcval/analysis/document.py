@@ -55,7 +55,7 @@ def figure_bytes(fig, fmt_='png', dpi=110, fast=False):
     bigger than the default 6, quicker to write: trend figures by the dozen).'''
     import io
     buf = io.BytesIO()
-    meta = {'Date': None} if fmt_ == 'svg' else {'Software': None}
+    meta = {'svg': {'Date': None}, 'pdf': {'CreationDate': None}}.get(fmt_, {'Software': None})
     printable_figure(fig)       # names from the runs: no control character drawn or warned about
     kwargs = {'pil_kwargs': {'compress_level': 1}} if fast and fmt_ == 'png' else {}
     fig.savefig(buf, format=fmt_, dpi=dpi, metadata=meta, **kwargs)
@@ -67,7 +67,13 @@ def png_and_svg(figs):
     return [{'png': figure_bytes(f, 'png'), 'svg': figure_bytes(f, 'svg')} for f in figs]
 
 
-def write(rep, outdir, kind, html, markdown, inputs=(), draw=png_and_svg, context=None):
+def with_pdf(figs):
+    '''``draw`` for figures meant to be pasted into a proposal: PNG, SVG and PDF.'''
+    return [{'png': figure_bytes(f, 'png'), 'svg': figure_bytes(f, 'svg'), 'pdf': figure_bytes(f, 'pdf')}
+            for f in figs]
+
+
+def write(rep, outdir, kind, html, markdown, inputs=(), draw=png_and_svg, context=None, extra_files=None):
     '''Write ``rep`` whole into ``outdir`` (analysis.outdir says which folders may
     be written) from the templates ``html`` and ``markdown``; returns index.html.
 
@@ -75,7 +81,8 @@ def write(rep, outdir, kind, html, markdown, inputs=(), draw=png_and_svg, contex
     ``inputs``: the paths the report was made from, besides ``rep.sources``
     (an output folder may not hold one); ``draw(list of figures) -> list of
     {extension: bytes}`` with a 'png' each (embedded in the HTML);
-    ``context``: more names for the templates.
+    ``context``: more names for the templates; ``extra_files``: more files, {path in the
+    folder: text} (a table as Markdown or LaTeX beside its CSV).
     '''
     with outdir_mod.writing(outdir, [*inputs, *rep.sources], kind=kind) as tmp:
         pool = ThreadPoolExecutor(max_workers=1)
@@ -93,6 +100,8 @@ def write(rep, outdir, kind, html, markdown, inputs=(), draw=png_and_svg, contex
                 embedded[name] = (rep.figures[name][0], base64.b64encode(files['png']).decode('ascii'))
             for w in writes:
                 w.result()
+            for rel, text in (extra_files or {}).items():
+                (tmp / rel).write_text(text)
             ctx = {'rep': rep, 'figures': embedded, 'tables': rep.tables, 'pct': pct,
                    'generated': _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
                    **(context or {})}

@@ -304,3 +304,42 @@ def io_rates(table):
     fig.legend(handles, labels, loc='outside lower center', ncols=len(targets), fontsize='small')
     fig.suptitle('Small-file metadata rates per target')
     return fig
+
+
+def extrapolation(measured, predicted, curves, measured_max, title, ylabel):
+    '''Measured medians (filled markers, solid line, 95 % CI bars) and the model's forecast
+    (dashed curve, hollow markers with the prediction interval) on a log2 node axis; the
+    extrapolated range shaded and labelled MODEL, so no reader takes it for a measurement.
+
+    ``measured``: label, num_nodes, median, ci_lo, ci_hi; ``predicted``: label, nodes,
+    predicted, lo, hi; ``curves``: label -> (nodes, values) of the model.'''
+    fig = Figure(figsize=(8, 4.6), layout='constrained')
+    ax = fig.add_subplot()
+    labels = list(dict.fromkeys(list(measured['label']) + list(predicted['label'])))
+    top = max([measured_max] + list(predicted['nodes']))
+    if top > measured_max:
+        ax.axvspan(measured_max, top * 1.15, color='0.92', zorder=0)
+        ax.text(measured_max * 1.03, 0.97, 'MODEL (extrapolated, not measured)', transform=ax.get_xaxis_transform(),
+                va='top', fontsize='small', color='0.3')
+    ax.axvline(measured_max, color='0.5', lw=1, ls=':')
+    for i, label in enumerate(labels):
+        colour = f'C{i % 10}'
+        m = measured[measured['label'] == label].sort_values('num_nodes')
+        ax.plot(m['num_nodes'], m['median'], 'o-', color=colour, label=f'{label}: measured')
+        ok = m['ci_lo'].notna()
+        ax.vlines(m.loc[ok, 'num_nodes'], m.loc[ok, 'ci_lo'], m.loc[ok, 'ci_hi'], color=colour, alpha=0.6)
+        if label in curves:
+            x, y = curves[label]
+            ax.plot(x, y, '--', color=colour, alpha=0.8, label=f'{label}: model')
+        p = predicted[(predicted['label'] == label) & (predicted['nodes'] > measured_max)]
+        if not p.empty:
+            lo = (p['predicted'] - p['lo']).clip(lower=0).fillna(0)
+            hi = (p['hi'] - p['predicted']).clip(lower=0).fillna(0)
+            ax.errorbar(p['nodes'], p['predicted'], yerr=[lo, hi], fmt='o', mfc='white', color=colour, capsize=3)
+    ax.set_xscale('log', base=2)
+    ticks = sorted(set(int(n) for n in list(measured['num_nodes']) + list(predicted['nodes'])))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f'{int(round(x))}'))
+    ax.set_xlim(min(ticks) / 1.15, top * 1.15)
+    ax.set_xlabel('nodes (dotted line: largest measured)')
+    return _finish(fig, ax, ylabel, title)

@@ -53,6 +53,12 @@ def amdahl_fit(p, t):
     return float(a), float(b), float(a / total) if total else math.nan
 
 
+def efficiency(mode, better, v0, v, p):
+    '''Parallel efficiency of value ``v`` at p = N / N0 against ``v0`` at N0 (module docstring).'''
+    speedup = v0 / v if better == 'lower' else v / v0
+    return speedup / p if mode == 'strong' else (v0 / v if better == 'lower' else speedup / p)
+
+
 def _mode_of(g, override):
     if override:
         return override
@@ -119,7 +125,7 @@ def scaling(frame, mode=None, floor=DEFAULT_FLOOR):
             med, lo, hi, cnt = per_n[n]
             p = n / n0
             speedup = v0 / med if better == 'lower' else med / v0
-            eff = speedup / p if m == 'strong' else (v0 / med if better == 'lower' else speedup / p)
+            eff = efficiency(m, better, v0, med, p)
             hours = TIME_TO_HOURS.get(str(unit))
             if math.isfinite(job_s.get(n, math.nan)):
                 node_hours = n * job_s[n] / 3600

@@ -1,4 +1,4 @@
-"""hpcval command line: run, report, compare, validate-image, image, cluster, history.
+"""hpcval command line: run, report, compare, proposal, validate-image, image, cluster, history.
 
 Exit codes: 0 ok; 1 the validation found a problem (failed checks, a regression);
 2 usage or input error (one line naming the file and the fault, nothing written);
@@ -17,7 +17,7 @@ from hpcval import __version__
 from hpcval.cli.common import show
 from hpcval.errors import HpcvalError
 
-SUBCOMMANDS = ('run', 'report', 'compare', 'validate-image', 'image', 'cluster', 'history')
+SUBCOMMANDS = ('run', 'report', 'compare', 'proposal', 'validate-image', 'image', 'cluster', 'history')
 
 
 def parser():
