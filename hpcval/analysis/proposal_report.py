@@ -151,8 +151,6 @@ def build(dataset, targets, plan_lines=(), title='hpcval proposal', mode=None, f
                          '--role CHECK=application if one is')
     prop, rep.sentences = proposal.table(table, fails, floor)
     series = proposal.application_series(frame, prop)
-    for s in series:
-        s['scaling'] = prop[(prop['check'] == s['check']) & (prop['series'] == s['series'])].sort_values('num_nodes')
     prop = prop.assign(variant=prop.apply(lambda r: next(s['variant'] for s in series
                                                          if s['series'] == r['series'] and s['check'] == r['check']),
                                           axis=1))

@@ -23,13 +23,35 @@ RESULT_COLUMNS = ['case_id', 'session_uuid', 'run_index', 'system', 'partition',
 MAX_BOXES = 24
 
 
-def _scaling_section(rep, frame, fails, mode, floor):
+#: the sizes the run report extrapolates to when none are asked for: x the largest measured
+DEFAULT_EXTRAPOLATION = (2, 4)
+#: bootstrap replicates of the report's extrapolation (`hpcval proposal` takes --boot)
+REPORT_BOOT = 200
+
+
+def _extrapolation(rep, frame, prop, targets):
+    '''The proposal section's extrapolation (analysis.proposal.extrapolate), labelled a model.'''
+    from hpcval.analysis.extrapolation import MAX_FACTOR
+    series = proposal.application_series(frame, prop)
+    if not series:
+        return
+    top = min(max(s['runs']) for s in series)
+    wanted = sorted(set(targets or [k * top for k in DEFAULT_EXTRAPOLATION]))
+    rep.extra['extrapolation_left_out'] = [n for n in wanted if n > MAX_FACTOR * top]
+    wanted = [n for n in wanted if n <= MAX_FACTOR * top]
+    if wanted:
+        ext, _ = proposal.extrapolate(series, wanted, n_boot=REPORT_BOOT)
+        rep.tables['extrapolation'] = ext
+
+
+def _scaling_section(rep, frame, fails, mode, floor, targets=None):
     table = scaling.scaling(frame, mode=mode, floor=floor)
     if table.empty:
         return
     rep.tables['scaling'] = table
     prop, rep.sentences = proposal.table(table, fails, floor)
     rep.tables['proposal'] = prop
+    _extrapolation(rep, frame, prop, targets)
     m = cases_mod.measured(cases_mod.columns(scaling.with_series(frame), [
         'check', 'pvar', 'series', 'num_nodes', 'value', 'result', 'usable']))
     for check, g in prop.groupby('check'):
@@ -69,11 +91,14 @@ def _network_section(rep, frame):
                              logy=what == 'latency'))
 
 
-def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR, roles=None, caveats=()):
+def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR, roles=None, caveats=(),
+          targets=None):
     '''Dataset -> Report (tables and figures, nothing written yet).
 
     ``roles``: {check: role} overriding what the checks declare (analysis.roles);
-    ``caveats``: sentences the campaign says about how to read its numbers.'''
+    ``caveats``: sentences the campaign says about how to read its numbers;
+    ``targets``: node counts the proposal section extrapolates to (default
+    DEFAULT_EXTRAPOLATION x the largest measured).'''
     frame = dataset.frame
     outcomes = provenance.outcomes(frame)
     rep = document.Report(title=title, summary=provenance.summary(frame, outcomes), sessions=dataset.sessions,
@@ -86,7 +111,7 @@ def build(dataset, title='hpcval report', mode=None, floor=scaling.DEFAULT_FLOOR
         return frame[frame['check'].isin(roles_mod.checks_of(role_table, role))] if 'check' in frame else frame
 
     # speedup, efficiency and the Amdahl fit belong to applications only
-    _scaling_section(rep, of('application'), fails, mode, floor)
+    _scaling_section(rep, of('application'), fails, mode, floor, targets)
     _network_section(rep, of('network'))
     # one bootstrap per variant pair and node count, on each series' headline
     # variable (latency_8B of a latency curve, bw_4MiB of a bandwidth curve)

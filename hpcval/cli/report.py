@@ -17,7 +17,7 @@ def cmd_report(args):
     floor = args.floor if args.floor is not None else opts.get('floor', scaling.DEFAULT_FLOOR)
     roles = {**opts.get('roles', {}), **dict(args.role or [])}
     index = report.render(report.build(dataset, title, mode=mode, floor=floor, roles=roles,
-                                       caveats=opts.get('caveats', ())), out,
+                                       caveats=opts.get('caveats', ()), targets=args.nodes), out,
                           inputs=common.files(args.inputs))
     print(show(f'hpcval report: {len(dataset.sources)} input file(s), '
                f'{dataset.frame["display_name"].nunique()} test case(s) -> {index}'))
@@ -38,6 +38,9 @@ def add_parser(sub):
                          "(default: the campaign's report.mode, else as declared, else strong)")
     rp.add_argument('--floor', type=common.fraction,
                     help="parallel-efficiency floor (default: the campaign's report.floor, else 0.75)")
+    rp.add_argument('--nodes', type=common.node_counts, metavar='N[,N...]',
+                    help='node counts the proposal section extrapolates application series to, as a model '
+                         '(default: 2 and 4 x the largest measured; `hpcval proposal` for intervals and a plan)')
     rp.add_argument('--better', action='append', type=common.better, metavar='CHECK[:PVAR]=higher|lower',
                     help='override the better direction the unit implies')
     rp.add_argument('--role', action='append', type=common.role, metavar='CHECK=ROLE',
