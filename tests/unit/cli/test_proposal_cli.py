@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hpcval import cli
-from tests import runreports as rr
+import runreports as rr
 
 pytestmark = pytest.mark.unit
 
