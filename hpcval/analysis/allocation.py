@@ -68,14 +68,14 @@ def _fault(data):
         if not isinstance(line, dict):
             return f'{where}a production line is a mapping (nodes, runs, steps or wall_time)'
         for err in jsonschema.Draft202012Validator(_LINE, format_checker=jsonschema.FormatChecker()).iter_errors(line):
-            key = '.'.join(map(str, err.absolute_path)) or 'top level'
+            key = '.'.join(map(str, err.absolute_path))
             if err.validator == 'not':
                 return f'{where}give steps or wall_time, not both'
             if err.validator == 'additionalProperties':
                 unknown = sorted(set(line) - set(_LINE['properties']))
                 return (f'{where}unknown key(s) {", ".join(map(repr, unknown))} '
                         f'(known: {", ".join(_LINE["properties"])})')
-            return f'{where}{key}: {err.message}'
+            return f'{where}{key + ": " if key else ""}{err.message}'
     return jsonschema.exceptions.best_match(errors).message
 
 

@@ -89,6 +89,13 @@ def application_series(frame, scaling_table):
     return out
 
 
+def model_text(s, fom):
+    '''The chosen formula as the tables print it; a rate's model is of its inverse, and says so.'''
+    if fom.model is None:
+        return f'no model: {fom.why}'
+    return f"1/{s['pvar']} = {fom.model.text()}" if fom.inverted else fom.model.text()
+
+
 def _efficiency(s, value, n):
     base = s['scaling'].iloc[0]
     return scaling_mod.efficiency(s['mode'], s['better'], base['median'], value, n / base['num_nodes'])
@@ -120,7 +127,7 @@ def extrapolate(series, targets, level=0.95, n_boot=400, seed=0):
             where = MEASURED if n in s['runs'] else (INTERPOLATED if n <= max(s['runs']) else MODEL)
             rows.append({'check': s['check'], 'pvar': s['pvar'], 'variant': s['variant'], 'nodes': n,
                          'predicted': predicted, 'lo': r.get('lo', math.nan), 'hi': r.get('hi', math.nan),
-                         'model': fom.model.text() if fom.model is not None else f'no model: {fom.why}',
+                         'model': model_text(s, fom),
                          'measured_max_nodes': max(s['runs']), 'unit': s['unit'], 'better': s['better'],
                          'mode': s['mode'], 'range': where, 'factor': n / max(s['runs']),
                          'flag': r.get('flag', ''), 'measured_median': med, 'measured_lo': lo, 'measured_hi': hi,

@@ -68,8 +68,9 @@ def _models_table(series, models):
         rows.append({'check': s['check'], 'variant': s['variant'], 'pvar': s['pvar'], 'unit': s['unit'],
                      'mode': s['mode'], 'nodes_measured': ','.join(map(str, sorted(s['runs']))),
                      'runs': sum(len(v) for v in s['runs'].values()),
-                     'model': fom.model.text() if fom.model is not None else '',
+                     'model': proposal.model_text(s, fom) if fom.model is not None else '',
                      'form': fom.model.form() if fom.model is not None else '',
+                     'of_inverse': fom.inverted,
                      'why_no_model': fom.why, 'cv_smape': fom.model.smape if fom.model is not None else math.nan,
                      'held_out_nodes': held.get('nodes', math.nan),
                      'held_out_predicted': held.get('predicted', math.nan),
@@ -79,16 +80,23 @@ def _models_table(series, models):
     return pd.DataFrame(rows)
 
 
-def _summary(s, fom, sentences):
-    '''What the summary says of one series: its sentence, its model, the held-out check.'''
+def _summary(s, fom, sentences, ext, floor):
+    '''What the summary says of one series: its sentence, its model, the held-out check,
+    and where the model puts the efficiency floor among the sizes asked for.'''
     held = fom.held_out or {}
     text = ''
+    mine = ext[(ext['series'] == s['series']) & (ext['range'] != proposal.MEASURED)].sort_values('nodes')
+    below = mine[mine['efficiency'] < floor]
+    at_floor = ('' if mine.empty else
+                f"the model keeps {pct(floor)} efficiency at every size asked for (up to {mine['nodes'].max()} nodes)"
+                if below.empty else f"the model falls below {pct(floor)} efficiency at {below['nodes'].iloc[0]} nodes")
     if held:
         text = (f"fitted without {int(held['nodes'])} nodes it predicted {fmt(held['predicted'])} {s['unit']} "
                 f"there against {fmt(held['measured'])} measured ({pct(held['rel_error'])} off)")
     return {'name': f"{s['check']} {s['variant']}".strip(), 'sentence': sentences[(s['check'], s['series'])],
-            'model': fom.model.text() if fom.model is not None else '',
-            'cv_smape': fom.model.smape if fom.model is not None else math.nan, 'held_out': text, 'why': fom.why}
+            'model': proposal.model_text(s, fom) if fom.model is not None else '',
+            'cv_smape': fom.model.smape if fom.model is not None else math.nan, 'held_out': text, 'why': fom.why,
+            'at_floor': at_floor}
 
 
 def _curve(s, fom, top):
@@ -160,8 +168,9 @@ def build(dataset, targets, plan_lines=(), title='hpcval proposal', mode=None, f
     ext, models = proposal.extrapolate(series, wanted, level=level, n_boot=n_boot, seed=seed)
     shown = ext[ext['nodes'].isin(set(targets))]
     rep.tables['extrapolation'] = shown.reset_index(drop=True)
+    rep.extra['summary'] = [_summary(s, models[(s['check'], s['series'])]['fom'], rep.sentences, shown, floor)
+                            for s in series]
     rep.tables['models'] = _models_table(series, models)
-    rep.extra['summary'] = [_summary(s, models[(s['check'], s['series'])]['fom'], rep.sentences) for s in series]
     rep.tables['provenance'] = provenance.cases(apps)
     rep.tables['sessions'] = dataset.sessions
     rep.tables['warnings'] = pd.DataFrame(rep.warnings, columns=['file', 'case', 'warning'])

@@ -101,12 +101,14 @@ def test_the_plan_gives_node_hours_from_the_wall_time_model_and_the_fixed_wall_t
 
 def test_every_table_comes_ready_to_paste_and_every_figure_as_svg_and_pdf(made):
     for name in ('scaling', 'extrapolation', 'plan'):
-        assert (made / 'tables' / f'{name}.md').read_text().startswith('| application |')
+        head = (made / 'tables' / f'{name}.md').read_text().splitlines()
+        assert head[0].startswith('|') and '| application |' in head[0] and set(head[1]) == {'|', '-'}
         tex = (made / 'tables' / f'{name}.tex').read_text()
         assert '\\toprule' in tex and '\\bottomrule' in tex and 'tab:hpcval-' in tex
     figs = {p.name for p in (made / 'figures').iterdir()}
-    assert {'extrapolation_Lj_katom-step-s.svg', 'extrapolation_Lj_s.pdf'} <= figs or \
-        any(f.endswith('.pdf') and f.startswith('extrapolation_Lj') for f in figs)
+    # two units (s and a rate): one figure each, every figure in the three formats
+    shown = {f.rsplit('.', 1)[0] for f in figs if f.startswith('extrapolation_Lj')}
+    assert len(shown) == 2 and all(f'{n}.{ext}' in figs for n in shown for ext in ('png', 'svg', 'pdf'))
     md = (made / 'report.md').read_text()
     assert 'extrapolated (MODEL)' in md and 'node-hours' in md and 'cross-validated SMAPE' in md
     html = (made / 'index.html').read_text()
@@ -138,7 +140,7 @@ def test_runs_without_an_application_series_are_an_input_error(tmp_path, capsys)
     ('nodes: 8\nruns: 2\nhours: 3\n', "unknown key(s) 'hours'"),
     ('nodes: 8\nruns: 2\nwall_time: soon\n', 'not a duration'),
     ('nodes: 0\nruns: 2\n', 'nodes'),
-    ('- nodes: 8\n- 3\n', '[1]'),
+    ('- {nodes: 8, runs: 1}\n- 3\n', '[1]'),
     ('nodes: [8\n', 'not valid YAML'),
     ('', 'empty plan'),
     ('nodes: 8\nruns: 2\nseries: "(("\n', 'series'),
