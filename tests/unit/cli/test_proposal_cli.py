@@ -163,3 +163,17 @@ def test_three_node_counts_give_a_one_term_model_and_a_held_out_check(tmp_path):
     assert strong_model['form'].count('·') <= 1      # constant + at most one term from 3 points
     assert strong_model['nodes_measured'] == '1,2,3'
     assert math.isfinite(strong_model['cv_smape'])
+
+
+def test_the_run_report_extrapolates_its_application_series_as_a_model(tmp_path):
+    report = _report(tmp_path / 'r.json', nodes=(1, 2, 3, 4), runs=6)
+    assert cli.main(['report', str(report), '-o', str(tmp_path / 'rep')]) == 0
+    ext = pd.read_csv(tmp_path / 'rep' / 'tables' / 'extrapolation.csv')
+    # default: 2 and 4 x the largest measured node count
+    assert sorted(ext['nodes'].unique()) == [8, 16] and set(ext['range']) == {'extrapolated (MODEL)'}
+    md = (tmp_path / 'rep' / 'report.md').read_text()
+    assert 'Extrapolation (a MODEL, not a measurement)' in md
+    assert cli.main(['report', str(report), '--nodes', '2,50', '-o', str(tmp_path / 'rep2')]) == 0
+    ext = pd.read_csv(tmp_path / 'rep2' / 'tables' / 'extrapolation.csv')
+    assert sorted(ext['nodes'].unique()) == [2] and set(ext['range']) == {'measured'}
+    assert 'past 10 x the largest measured size: 50 nodes' in (tmp_path / 'rep2' / 'report.md').read_text()
