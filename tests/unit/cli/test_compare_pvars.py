@@ -132,7 +132,7 @@ def test_report_takes_the_campaigns_title_mode_and_floor(tmp_path, campaigns, mo
     seen = {}
     from hpcval.analysis import report
 
-    def fake_build(dataset, title, mode=None, floor=None, roles=None, caveats=()):
+    def fake_build(dataset, title, mode=None, floor=None, roles=None, caveats=(), targets=None):
         seen.update(title=title, mode=mode, floor=floor, roles=roles, caveats=list(caveats))
         raise SystemExit(0)
     monkeypatch.setattr(report, 'build', fake_build)
