@@ -18,6 +18,38 @@ from hpcval.reframe_facts import NO_ROLE, RESERVED_EXTRAS, ROLES, TAG_KEY, TAG_V
 
 _SCALAR = {'type': ['string', 'number', 'boolean']}
 _FRACTION = {'type': 'number', 'exclusiveMinimum': 0, 'exclusiveMaximum': 1}
+_IDENT = r'^[A-Za-z_][A-Za-z0-9_]*$'
+#: what ``app.command`` may name in braces (docs/extending.md, "An application of your own")
+APP_PLACEHOLDERS = ('nodes', 'ranks', 'ranks_per_node', 'threads', 'scale', 'steps', 'mode')
+#: ``app.fom: wall_time``: the job's own wall time (ProvenanceMixin.job_seconds), as this figure
+WALL_TIME = 'wall_time'
+_FIGURE = {'type': 'object', 'additionalProperties': False, 'required': ['name', 'regex', 'unit', 'better'],
+           'properties': {'name': {'type': 'string', 'pattern': _IDENT},
+                          'regex': {'type': 'string', 'format': 'regex'},
+                          'unit': {'type': 'string', 'minLength': 1},
+                          'better': {'enum': ['higher', 'lower']}}}
+_MODES = {'enum': ['strong', 'weak']}
+_COUNT = {'type': 'integer', 'minimum': 1}
+#: a user's own application (checks/app.py reads it, as JSON, when the campaign runs)
+APP_SCHEMA = {
+    'type': 'object', 'additionalProperties': False, 'required': ['name', 'command', 'fom', 'sanity'],
+    'properties': {
+        'name': {'type': 'string', 'pattern': _IDENT},
+        'image': {'type': 'string', 'minLength': 1},              # NAME[:TAG] of a built or imported image, or bare
+        'command': {'type': 'string', 'minLength': 1},            # with {placeholders}
+        'inputs': {'type': 'array', 'items': {'type': 'string', 'minLength': 1}},
+        'output': {'type': 'string', 'minLength': 1},             # a file the app writes, read instead of stdout
+        'env': {'type': 'object', 'propertyNames': {'pattern': _IDENT},
+                'additionalProperties': {'type': ['string', 'number']}},
+        'ranks_per_node': {'anyOf': [_COUNT, {'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': _COUNT}]},
+        'threads': {'type': 'integer', 'minimum': 1},
+        'mode': {'anyOf': [_MODES, {'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': _MODES}]},
+        'steps': {'type': 'integer', 'minimum': 1},
+        'fom': {'anyOf': [{'const': WALL_TIME}, _FIGURE]},
+        'figures': {'type': 'array', 'items': _FIGURE},
+        'sanity': {'type': 'string', 'minLength': 1, 'format': 'regex'},
+    },
+}
 
 SCHEMA = {
     '$schema': 'https://json-schema.org/draft/2020-12/schema',
@@ -60,6 +92,7 @@ SCHEMA = {
                 },
             },
         },
+        'app': APP_SCHEMA,
         # validated here; cluster/faults.py injects them while the run goes on
         'faults': {'type': 'array', 'items': {
             'type': 'object', 'additionalProperties': False,
@@ -90,6 +123,7 @@ class Campaign:
     tags: dict = field(default_factory=dict)        # session extras of every run
     report: dict = field(default_factory=dict)      # title, mode, floor, compare: {pvars, delta}
     faults: list = field(default_factory=list)      # [{kind, node, after, for, every}]
+    app: dict = None                                # the app: section, inputs made absolute
     path: Path = None
 
     def param_options(self):
@@ -141,6 +175,11 @@ def _schema_error(data):
     if err.validator == 'pattern' and err.validator_value == TAG_KEY:
         return (f'{_location(where)}: {err.instance!r} does not match {TAG_KEY!r} '
                 f'(a tag name is a letter or _ then letters, digits, _)')
+    if err.validator == 'anyOf' and where in (['app', 'fom'], ['app', 'mode'], ['app', 'ranks_per_node']):
+        what = {'fom': f'{WALL_TIME} or a mapping {{name, regex, unit, better}}',
+                'mode': 'strong, weak or a list of them',
+                'ranks_per_node': 'a count (1 or more) or a list of counts'}[where[-1]]
+        return f'{_location(where)}: {err.instance!r} is not {what}'
     if err.validator == 'format' and err.schema.get('format') == 'regex':
         try:
             re.compile(err.instance)
@@ -149,8 +188,9 @@ def _schema_error(data):
     return f'{_location(where)}: {err.message}'
 
 
-def validate(data, where):
-    '''Raise UsageError naming ``where`` (the file) when ``data`` is not a campaign.'''
+def validate(data, where, base=None):
+    '''Raise UsageError naming ``where`` (the file) when ``data`` is not a campaign;
+    ``base``: the file's folder, which relative ``app.inputs`` are in.'''
     fault = _schema_error(data)
     if fault is None:
         known = paths.known_checks()
@@ -174,8 +214,97 @@ def validate(data, where):
             except re.error as err:
                 fault = f'report.compare.pvars[{i}]: {pattern!r} is not a regular expression ({err})'
                 break
+    if fault is None:
+        fault = _app_fault(data, base)
     if fault is not None:
         raise UsageError(f'{where}: {fault}')
+
+
+def _placeholder_fault(command):
+    '''The first thing wrong with the ``{placeholders}`` of ``command``, or None.'''
+    import string
+    try:
+        fields = [(name, conv, spec) for _, name, spec, conv in string.Formatter().parse(command)
+                  if name is not None]
+    except ValueError as err:
+        return f'{command!r}: {err} (write a literal brace as {{{{ or }}}})'
+    for name, conv, spec in fields:
+        if name not in APP_PLACEHOLDERS:
+            return (f'{command!r}: unknown placeholder {{{name}}} (known: '
+                    + ', '.join('{' + k + '}' for k in APP_PLACEHOLDERS) + ')')
+        if conv or spec:
+            return f'{command!r}: write {{{name}}} alone, without a conversion or format'
+    return None
+
+
+def app_inputs(app, base):
+    '''The paths of ``app.inputs``: relative ones are of the campaign file's folder ``base``.'''
+    return [Path(p) if Path(p).is_absolute() else Path(base or '.') / p for p in (app.get('inputs') or [])]
+
+
+def resolved_app(app, path):
+    '''The ``app:`` section as checks/app.py reads it: inputs absolute, ``mode`` and
+    ``ranks_per_node`` lists (its parameters),
+    ``image`` given (``bare`` when absent), the campaign file named.'''
+    app = dict(app)
+    app['inputs'] = [str(p.resolve()) for p in app_inputs(app, Path(path).parent)]
+    for key, default in (('mode', 'strong'), ('ranks_per_node', 1)):
+        app[key] = app[key] if isinstance(app.get(key), list) else [app.get(key, default)]
+    app.setdefault('image', 'bare')
+    app['campaign'] = str(Path(path).resolve())
+    return app
+
+
+def _flat_params(params):
+    for key, values in (params or {}).items():
+        for v in (values if isinstance(values, list) else [values]):
+            yield str(key).split('.')[-1], str(v)
+
+
+def _app_fault(data, base):
+    '''What is wrong with the campaign's ``app:`` section (or its absence), beyond the schema.'''
+    app, checks = data.get('app'), data['checks']
+    if app is None:
+        return ('checks: the app check runs the application of an app: section; this campaign has none'
+                if 'app' in checks else None)
+    if 'app' not in checks:
+        return "app: the campaign's checks do not include app, the check that runs it (checks: [app, ...])"
+    fault = _placeholder_fault(app['command'])
+    if fault:
+        return f'app.command: {fault}'
+    if '{steps}' in app['command'] and 'steps' not in app:
+        return 'app.command: {steps} needs app.steps (the work units one run does)'
+    figures = [] if app['fom'] == WALL_TIME else [('app.fom', app['fom'])]
+    figures += [(f'app.figures[{i}]', f) for i, f in enumerate(app.get('figures') or [])]
+    names = {WALL_TIME} if app['fom'] == WALL_TIME else set()
+    for place, fig in figures:
+        groups = re.compile(fig['regex']).groups
+        if groups != 1:
+            return (f"{place}.regex: {fig['regex']!r} has {groups} groups; the figure is read from exactly one "
+                    f"(write the others as (?:...))")
+        if fig['name'] in names or fig['name'] == 'job_seconds':
+            return f"{place}.name: {fig['name']!r} is taken (figure names are unique; job_seconds is always recorded)"
+        names.add(fig['name'])
+    image = app.get('image', 'bare')
+    if image != 'bare':
+        from hpcval.containers import store
+        try:
+            store.parse_ref(image)
+        except store.ImageError as err:
+            return f'app.image: {err}'
+    asked = [v for k, v in _flat_params(data.get('params')) if k == 'runtime' and v != 'bare']
+    if image == 'bare' and asked:
+        return (f"app.image: params.runtime asks for {', '.join(asked)}, but the app names no image "
+                f"(app.image: NAME[:TAG], built or imported)")
+    seen = set()
+    for i, path in enumerate(app_inputs(app, base)):
+        raw = app['inputs'][i]
+        if not path.exists():
+            return f'app.inputs[{i}]: {raw!r}: no such file or folder ({path})'
+        if path.name in seen:
+            return f'app.inputs[{i}]: {raw!r}: a second input named {path.name!r} (both would land in the stage folder)'
+        seen.add(path.name)
+    return None
 
 
 class _AliasFound(Exception):
@@ -225,9 +354,11 @@ def load_file(path, name=None):
         raise UsageError(f'{where}: {line}not valid YAML ({what})') from None
     if data is None:
         raise UsageError(f'{where}: empty: a campaign names at least its checks')
-    validate(data, where)
+    validate(data, where, path.parent)
     data = dict(data)
     setvars = {str(k): v for k, v in (data.pop('set', None) or {}).items()}
+    if data.get('app'):
+        data['app'] = resolved_app(data['app'], path)
     return Campaign(name=name or path.stem, setvars=setvars, path=path, **data)
 
 

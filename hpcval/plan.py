@@ -25,6 +25,7 @@ class Plan:
     faults: list = field(default_factory=list)
     swept: list = field(default_factory=list)   # parameters the system's sweep added, when no check was named
     whole_system: bool = False
+    app: dict = None                     # the campaign's app: section (checks/app.py), run.execute(app=...)
 
 
 def make(campaign=None, checks=(), system=None, nodes=None, repeat=None, setvars=(), name=None, tags=(),
@@ -48,8 +49,9 @@ def make(campaign=None, checks=(), system=None, nodes=None, repeat=None, setvars
     user_tags = dict(run.parse_tag(t) for t in tags)
     plan.tags = {'hpcval_campaign_def': camp.name} if campaign else {}
     plan.tags.update(camp.tags)
+    plan.app = camp.app if 'app' in plan.checks else None
     if run.uses_containers(plan.checks, camp.params, plan.extra):
-        plan.tags.update(run.image_tags(plan.checks))
+        plan.tags.update(run.image_tags(plan.checks, app=plan.app))
     plan.tags.update(user_tags)
     plan.faults = [faults_mod.parse(f) for f in list(camp.faults or []) + list(faults)]
     return plan

@@ -1,12 +1,13 @@
 """`hpcval run`: one ReFrame session, stored under runs/<campaign>/<timestamp>/.
 
 Beside ReFrame's run report (report.json) every run keeps ReFrame's JUnit XML
-(junit.xml) for CI.  The session is tagged (ReFrame ``--session-extras``, in
-the run report's ``session_info``): hpcval_campaign (the run's label),
-hpcval_version, hpcval_git, hpcval_campaign_def (the campaign file, with
-``--campaign``), the campaign's ``tags``, ``image_<name>`` (the first 12 hex
-digits of each image digest the checks may use, when a container runtime is
-among the variants) and the user's ``--tag KEY=VALUE``.
+(junit.xml) for CI, and a campaign's ``app:`` section as app.json (checks/app.py).
+The session is tagged (ReFrame ``--session-extras``, in the run report's
+``session_info``): hpcval_campaign (the run's label), hpcval_version,
+hpcval_git, hpcval_campaign_def (the campaign file, with ``--campaign``), the
+campaign's ``tags``, ``image_<name>`` (the first 12 hex digits of each image
+digest the checks may use, when a container runtime is among the variants)
+and the user's ``--tag KEY=VALUE``.
 
 ``--list`` (ReFrame ``-l``) works in a temporary folder and keeps nothing;
 ``--dry-run`` (ReFrame ``--dry-run``) keeps its job scripts in
@@ -15,6 +16,7 @@ report or perflog: what ReFrame records of a dry run are cases that "pass"
 with no values) and leaves ``latest`` alone.
 """
 import datetime as _dt
+import json
 import os
 import re
 import shlex
@@ -106,9 +108,9 @@ _IMAGE_OF_CHECK = re.compile(
     r"""^\s*container_image\s*=\s*(?:variable\([^)]*?value=)?['"]([\w.-]+)['"]""", re.M)
 
 
-def images_of(checks):
-    '''The image names the checks run in (their ``container_image``).'''
-    names = set()
+def images_of(checks, app=None):
+    '''The image names the checks run in (their ``container_image``; the ``app:`` section's image).'''
+    names = {app['image'].split(':')[0]} if app and app.get('image', 'bare') != 'bare' else set()
     for c in checks:
         try:
             names.update(_IMAGE_OF_CHECK.findall((paths.CHECKS / f'{c}.py').read_text()))
@@ -117,7 +119,7 @@ def images_of(checks):
     return sorted(names)
 
 
-def image_tags(checks, folder=None):
+def image_tags(checks, folder=None, app=None):
     '''``image_<name>``: the first 12 hex digits of the digest of each image
     the checks use, as `hpcval image build` recorded it in the image folder's
     index.json (containers.store): the directory format's digest
@@ -126,7 +128,7 @@ def image_tags(checks, folder=None):
     from hpcval.containers import store
     index = store.recorded_images(folder)
     tags = {}
-    for name in images_of(checks):
+    for name in images_of(checks, app):
         formats = (index.get(name) or {}).get('formats') or {}
         entry = formats.get('dir') or next(iter(formats.values()), None) or {}
         digest = str(entry.get('digest') or '').split(':', 1)[-1][:12]
@@ -139,8 +141,23 @@ def image_tags(checks, folder=None):
 def workload_checks():
     '''Every check that runs across node counts (it takes NodeCountMixin):
     what a run with no check named covers.'''
-    return [c for c in paths.known_checks()
-            if 'NodeCountMixin' in (paths.CHECKS / f'{c}.py').read_text()]
+    texts = {c: (paths.CHECKS / f'{c}.py').read_text() for c in paths.known_checks()}
+    return [c for c, text in texts.items() if 'NodeCountMixin' in text and not _NOT_SWEPT.search(text)]
+
+
+#: a check module that a run naming no check leaves out (checks/app.py needs a campaign's app:)
+_NOT_SWEPT = re.compile(r'^WHOLE_SYSTEM_SWEEP\s*=\s*False\b', re.M)
+#: names the JSON of a campaign's app: section for checks/app.py (its SPEC_ENV)
+APP_ENV = 'HPCVAL_APP'
+
+
+def app_env(folder, app):
+    '''{APP_ENV: FOLDER/app.json}, the ``app:`` section written there; {} without one.'''
+    if not app:
+        return {}
+    path = Path(folder) / 'app.json'
+    path.write_text(json.dumps(app, indent=1, sort_keys=True) + '\n')
+    return {APP_ENV: str(path)}
 
 
 def partition_extras(system):
@@ -370,13 +387,13 @@ def run_reframe(cmd, env):
     return subprocess.CompletedProcess(cmd, child.returncode)
 
 
-def _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags):
+def _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags, app=None):
     '''ReFrame ``-l`` in a temporary folder (the site config writes its log there): 0, or 2.'''
     scratch = Path(tempfile.mkdtemp(prefix='hpcval-list-'))
     try:
         cmd = reframe_command(checks, system, scratch, campaign, nodes, repeat, setvars, extra, tags,
                               action='list')
-        proc = run_reframe(cmd, dict(os.environ, HPCVAL_RUN_DIR=str(scratch)))
+        proc = run_reframe(cmd, dict(os.environ, HPCVAL_RUN_DIR=str(scratch), **app_env(scratch, app)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if proc.returncode != 0:
@@ -403,14 +420,18 @@ def _dry_run(rundir, cmd, env, scratch):
 
 
 def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=(),
-            runs_root=None, tags=None, faults=(), action='run'):
+            runs_root=None, tags=None, faults=(), action='run', app=None):
     '''Run ReFrame; returns (exit code for hpcval, run directory).
 
     ``faults``: cluster.faults.Fault objects injected into the virtual
     cluster while ReFrame runs (logged to faults.log in the run directory).
     ``action``: 'list' (ReFrame -l; no run directory: None) or 'dry-run'
-    (a run directory <timestamp>-dry-run with the job scripts).'''
+    (a run directory <timestamp>-dry-run with the job scripts).  ``app``: a campaign's
+    ``app:`` section (plan.Plan.app), written to app.json for checks/app.py.'''
     validate(checks, system)
+    if 'app' in checks and not app:
+        raise UsageError("the app check runs the application of a campaign's app: section "
+                         '(hpcval run --campaign NAME or FILE.yaml)')
     check_label(campaign)
     check_reframe_options(extra)
     if faults and system != 'vcluster':
@@ -418,7 +439,7 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
     session_extras(campaign, tags)        # a label ReFrame cannot carry fails before any folder is made
     extra = site_policy_options(system, extra) + list(extra)
     if action == 'list':
-        return _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags), None
+        return _list_cases(checks, system, campaign, nodes, repeat, setvars, extra, tags, app), None
     if action == 'dry-run':
         rundir = new_run_dir(campaign, runs_root, suffix='-dry-run')
         (rundir / 'DRY-RUN').write_text(DRY_RUN_NOTE)
@@ -428,14 +449,15 @@ def execute(checks, system, campaign, nodes=(1,), repeat=1, setvars=None, extra=
                                   action='dry-run', scratch=scratch)
             (rundir / 'command.txt').write_text(shlex.join(cmd) + '\n')
             print(f'hpcval run: {campaign} (dry run) -> {rundir}', flush=True)
-            return _dry_run(rundir, cmd, dict(os.environ, HPCVAL_RUN_DIR=str(scratch)), scratch), rundir
+            env = dict(os.environ, HPCVAL_RUN_DIR=str(scratch), **app_env(rundir, app))
+            return _dry_run(rundir, cmd, env, scratch), rundir
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     rundir = new_run_dir(campaign, runs_root)
     cmd = reframe_command(checks, system, rundir, campaign, nodes, repeat, setvars, extra, tags)
     # quoted as a shell would need it: the line can be pasted back (-n 'A|B')
     (rundir / 'command.txt').write_text(shlex.join(cmd) + '\n')
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(rundir))
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(rundir), **app_env(rundir, app))
     print(f'hpcval run: {campaign} -> {rundir}', flush=True)
     injector = None
     if faults:

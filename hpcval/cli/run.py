@@ -23,7 +23,7 @@ def cmd_run(args):
                    + (f', swept over {" ".join(plan.swept)}' if plan.swept else '')), flush=True)
     action = 'list' if args.list else 'dry-run' if args.dry_run else 'run'
     rc, _ = run.execute(plan.checks, plan.system, plan.name, plan.nodes, plan.repeat, plan.setvars, plan.extra,
-                        tags=plan.tags, faults=plan.faults, action=action)
+                        tags=plan.tags, faults=plan.faults, action=action, app=plan.app)
     return rc
 
 

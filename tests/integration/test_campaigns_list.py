@@ -12,12 +12,13 @@ import pytest
 from hpcval import campaign, paths, run
 
 
-def _reframe(cmd, action, tmp_path):
+def _reframe(cmd, action, tmp_path, app=None):
     '''Run a `hpcval run` reframe command line with ``action`` (``-l``,
-    ``--describe``) in place of ``-r``; it must succeed.'''
+    ``--describe``) in place of ``-r``; it must succeed.  ``app``: a campaign's
+    app: section, handed to checks/app.py as `hpcval run` does.'''
     cmd = list(cmd)
     cmd[cmd.index('-r')] = action
-    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'))
+    env = dict(os.environ, HPCVAL_RUN_DIR=str(tmp_path / 'run'), **run.app_env(tmp_path, app))
     proc = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return proc
@@ -28,10 +29,11 @@ def test_campaign_lists_every_check_it_names(name, tmp_path):
     c = campaign.load(name)
     cmd = run.reframe_command(c.checks, c.system, tmp_path, name, nodes=c.nodes, repeat=1,
                               setvars=c.setvars, extra=c.param_options() + list(c.reframe_options))
-    proc = _reframe(cmd, '-l', tmp_path)
+    proc = _reframe(cmd, '-l', tmp_path, c.app)
     listed = set(re.findall(r'^- (\w+) ', proc.stdout, re.M))
     classes = {'mpi_microbench': 'MpiMicrobench', 'matmul': 'MatmulBench', 'gan_training': 'GanTraining',
-               'smallfile_io': 'SmallfileIO', 'container_env': 'ContainerEnvIsolation'}
+               'smallfile_io': 'SmallfileIO', 'container_env': 'ContainerEnvIsolation', 'hpcc': 'Hpcc',
+               'app': (c.app or {}).get('name')}
     assert {classes[ch] for ch in c.checks} <= listed, proc.stdout[-3000:]
 
 
