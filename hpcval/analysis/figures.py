@@ -337,9 +337,21 @@ def extrapolation(measured, predicted, curves, measured_max, title, ylabel):
             hi = (p['hi'] - p['predicted']).clip(lower=0).fillna(0)
             ax.errorbar(p['nodes'], p['predicted'], yerr=[lo, hi], fmt='o', mfc='white', color=colour, capsize=3)
     ax.set_xscale('log', base=2)
+    values = pd.concat([measured['median'], predicted['predicted'], predicted['hi']]).astype(float)
+    values = values[np.isfinite(values) & (values > 0)]
+    # a model that runs away (x100 at 8x) would flatten the measurements to a line at 0
+    if not values.empty and values.max() / values.min() > 10:
+        ax.set_yscale('log')
     ticks = sorted(set(int(n) for n in list(measured['num_nodes']) + list(predicted['nodes'])))
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f'{int(round(x))}'))
     ax.set_xlim(min(ticks) / 1.15, top * 1.15)
     ax.set_xlabel('nodes (dotted line: largest measured)')
-    return _finish(fig, ax, ylabel, title)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which='both', alpha=0.3)
+    # below the plot: inside, it would cover the measurements or the MODEL label
+    entries = len(ax.get_legend_handles_labels()[1])
+    fig.set_figheight(fig.get_figheight() + 0.2 * -(-entries // 2))
+    fig.legend(loc='outside lower center', ncol=2, fontsize='small', frameon=False)
+    return fig

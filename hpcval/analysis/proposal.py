@@ -4,6 +4,7 @@ Columns as allocation programmes ask for them (N, median, 95 % CI, speedup,
 efficiency, node-hours per run, CoV, failures/runs) plus one sentence.
 """
 import math
+import re
 
 import pandas as pd
 
@@ -59,6 +60,10 @@ EXTRAPOLATION_COLUMNS = ['check', 'pvar', 'variant', 'nodes', 'predicted', 'lo',
 MEASURED, INTERPOLATED, MODEL = 'measured', 'interpolated (model)', 'extrapolated (MODEL)'
 
 
+#: a parameter without a value in a display name (``%image=`` of a case that set its image later)
+_EMPTY_PARAM = re.compile(r'(?:^|\s)[\w.]+=(?=\s|$)')
+
+
 def application_series(frame, scaling_table):
     '''One dict per application series of the scaling table: its headline variable,
     the run values per node count, the job wall times and the steps of a run.'''
@@ -82,9 +87,10 @@ def application_series(frame, scaling_table):
             job = {int(n): v.dropna().to_numpy(float) for n, v in secs.groupby(rows['num_nodes'])}
             job = {n: v for n, v in job.items() if len(v)}
         steps = pd.to_numeric(rows['steps'], errors='coerce').dropna() if 'steps' in rows.columns else pd.Series()
-        out.append({'key': dict(zip(keys, key)), 'check': key[3], 'series': key[4],
-                    'variant': short_series(key[4], key[3]), 'pvar': pvar, 'unit': sel['unit'].iloc[0],
-                    'better': sel['better'].iloc[0], 'mode': sel['mode'].iloc[0], 'scaling': sel,
+        variant = _EMPTY_PARAM.sub('', short_series(key[4], key[3])).strip()
+        out.append({'key': dict(zip(keys, key)), 'check': key[3], 'series': key[4], 'variant': variant,
+                    'pvar': pvar, 'unit': sel['unit'].iloc[0], 'better': sel['better'].iloc[0],
+                    'mode': sel['mode'].iloc[0], 'scaling': sel,
                     'runs': runs, 'job': job, 'steps': float(steps.median()) if len(steps) else math.nan})
     return out
 

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from hpcval.analysis import allocation, document, figures, proposal, provenance, roles as roles_mod, scaling
+from hpcval.analysis import allocation, document, extrapolation, figures, proposal, provenance, roles as roles_mod
+from hpcval.analysis import scaling
 from hpcval.analysis import stability
 from hpcval.analysis.pastable import latex, markdown
 from hpcval.analysis.textfmt import fmt, pct, slug
@@ -80,7 +81,7 @@ def _models_table(series, models):
     return pd.DataFrame(rows)
 
 
-def _summary(s, fom, sentences, ext, floor):
+def _summary(s, fom, ext, floor):
     '''What the summary says of one series: its sentence, its model, the held-out check,
     and where the model puts the efficiency floor among the sizes asked for.'''
     held = fom.held_out or {}
@@ -93,7 +94,11 @@ def _summary(s, fom, sentences, ext, floor):
     if held:
         text = (f"fitted without {int(held['nodes'])} nodes it predicted {fmt(held['predicted'])} {s['unit']} "
                 f"there against {fmt(held['measured'])} measured ({pct(held['rel_error'])} off)")
-    return {'name': f"{s['check']} {s['variant']}".strip(), 'sentence': sentences[(s['check'], s['series'])],
+    if fom.model is not None and not held:
+        text = (f"no held-out check: {len(s['runs'])} node counts measured, "
+                f'{extrapolation.MIN_POINTS + 1} needed to leave one out')
+    sentence = f"{s['pvar']} {scaling.sentence(s['scaling'], floor)}."
+    return {'name': f"{s['check']} {s['variant']}".strip(), 'sentence': sentence,
             'model': proposal.model_text(s, fom) if fom.model is not None else '',
             'cv_smape': fom.model.smape if fom.model is not None else math.nan, 'held_out': text, 'why': fom.why,
             'at_floor': at_floor}
@@ -112,9 +117,13 @@ def _curve(s, fom, top):
 def _figures(rep, series, models, ext):
     for check in dict.fromkeys(s['check'] for s in series):
         mine = [s for s in series if s['check'] == check]
-        for unit in dict.fromkeys(s['unit'] for s in mine):
-            group = [s for s in mine if s['unit'] == unit]
-            label = {s['series']: s['variant'] or check for s in group}
+        kinds = list(dict.fromkeys((s['unit'], s['mode']) for s in mine))
+        for unit, mode in kinds:
+            group = [s for s in mine if (s['unit'], s['mode']) == (unit, mode)]
+            # what the series of one figure share (their mode, a fixed ranks_per_node) goes unsaid
+            common = set.intersection(*(set(s['variant'].split()) for s in group))
+            label = {s['series']: ' '.join(t for t in s['variant'].split() if t not in common) or check
+                     for s in group}
             measured = pd.concat([s['scaling'].assign(label=label[s['series']]) for s in group], ignore_index=True)
             pred = ext[ext['series'].isin(label)]
             pred = pred.assign(label=pred['series'].map(label))
@@ -125,10 +134,10 @@ def _figures(rep, series, models, ext):
                 if c is not None:
                     curves[label[s['series']]] = c
             pvars = ', '.join(dict.fromkeys(s['pvar'] for s in group))
-            name = f'extrapolation_{slug(check)}' + ('' if len(mine) == len(group) else f'_{slug(unit)}')
-            rep.figures[name] = (f'{check}: {pvars} measured and modelled against nodes',
+            name = f'extrapolation_{slug(check)}' + ('' if len(kinds) == 1 else f'_{slug(unit)}_{mode}')
+            rep.figures[name] = (f'{check}: {pvars}, {mode} scaling, measured and modelled against nodes',
                                  figures.extrapolation(measured, pred, curves, max(measured['num_nodes']),
-                                                       f'{check}: {pvars} (measured; dashed: model)',
+                                                       f'{check}: {pvars}, {mode} scaling (measured; dashed: model)',
                                                        f'{pvars} ({unit}), median; bars: 95 % CI / interval'))
         prop = rep.tables['scaling']
         g = prop[prop['check'] == check]
@@ -163,12 +172,19 @@ def build(dataset, targets, plan_lines=(), title='hpcval proposal', mode=None, f
                                                          if s['series'] == r['series'] and s['check'] == r['check']),
                                           axis=1))
     rep.tables['scaling'] = prop
+    fewest = min(len(s['runs']) for s in series)
+    if fewest <= extrapolation.MIN_POINTS:
+        rep.extra['caveats'].insert(0, (
+            f'Only {fewest} node counts measured in a series: its model is a one-term curve through '
+            f'{fewest} points that no held-out size can check, so its extrapolation shows where these '
+            'points lead, not a forecast. Measure more node counts (two-term models need '
+            f'{extrapolation.TWO_TERM_POINTS}).'))
     wanted = sorted(set(targets) | {int(line['nodes']) for line in plan_lines})
     _refuse_far(series, wanted, beyond)
     ext, models = proposal.extrapolate(series, wanted, level=level, n_boot=n_boot, seed=seed)
     shown = ext[ext['nodes'].isin(set(targets))]
     rep.tables['extrapolation'] = shown.reset_index(drop=True)
-    rep.extra['summary'] = [_summary(s, models[(s['check'], s['series'])]['fom'], rep.sentences, shown, floor)
+    rep.extra['summary'] = [_summary(s, models[(s['check'], s['series'])]['fom'], shown, floor)
                             for s in series]
     rep.tables['models'] = _models_table(series, models)
     rep.tables['provenance'] = provenance.cases(apps)
