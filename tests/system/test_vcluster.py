@@ -195,3 +195,35 @@ def test_gan_and_smallfile_io_across_two_nodes(vcluster, tmp_path):
     for target in ('ramdisk', 'work'):
         io = got[f'SmallfileIO:{target}']
         assert io['files_created'] == io['files_removed'] == 200
+
+
+def test_lammps_over_three_nodes_then_a_proposal(vcluster, tmp_path):
+    '''The proposal chain, reduced but real: the shipped LAMMPS campaign, bare, 2 repeats,
+    fewer steps, over 1-3 Slurm nodes; `hpcval proposal` of that run.'''
+    import pandas as pd
+    import yaml
+    camp = yaml.safe_load((ROOT / 'campaigns' / 'lammps.yaml').read_text())
+    camp['app']['inputs'] = [str(ROOT / 'campaigns' / i) for i in camp['app']['inputs']]
+    camp['app']['steps'] = 50
+    camp.update(repeat=2, params={'runtime': ['bare'], 'mpi': ['host']})
+    (tmp_path / 'lammps-ci.yaml').write_text(yaml.safe_dump(camp))
+    proc = hpcval('run', '--campaign', tmp_path / 'lammps-ci.yaml', runs=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    run = tmp_path / 'lammps-ci' / 'latest'
+    got = [tc for tc in cases(run) if tc['name'].startswith('lammps')]
+    assert len(got) == 12 and all(tc['result'] == 'pass' for tc in got), [tc['fail_reason'] for tc in got]
+    assert {tc['hosts'] for tc in got if tc['num_nodes'] == 3} == {'node1,node2,node3'}
+    assert all(tc['steps'] == 50 and tc['mpi_library_path'].endswith('libmpi.so.40.30.4') for tc in got)
+    out = tmp_path / 'proposal'
+    plan = tmp_path / 'plan.yaml'
+    plan.write_text('nodes: 6\nruns: 10\nsteps: 1000\nseries: strong\n')
+    proc = hpcval('proposal', run, '--nodes', '3,6', '--plan', plan, '-o', out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ext = pd.read_csv(out / 'tables' / 'extrapolation.csv')
+    assert set(ext['check']) == {'lammps'} and len(ext) == 4
+    assert set(ext.loc[ext['nodes'] == 3, 'range']) == {'measured'}
+    assert set(ext.loc[ext['nodes'] == 6, 'range']) == {'extrapolated (MODEL)'}
+    assert (ext['predicted'] > 0).all() and ext['model'].str.len().gt(0).all()
+    plan_rows = pd.read_csv(out / 'tables' / 'plan.csv')
+    assert len(plan_rows) == 1 and plan_rows['node_hours'].iloc[0] > 0
+    assert 'Only 3 node counts measured' in (out / 'report.md').read_text()
