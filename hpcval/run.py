@@ -90,8 +90,8 @@ _RUNTIME_SPEC = re.compile(r'^(?:[\w.]+\.)?runtime=(.*)$')
 def uses_containers(checks, params=None, reframe_args=()):
     '''Whether a run may start a container: a ``runtime`` parameter with a
     value other than ``bare`` (campaign ``params``, or ``-P`` among the
-    reframe options), or a check that always runs in one (container_env).'''
-    if 'container_env' in checks:
+    reframe options), or a check that always runs in one (container_env, host_tools).'''
+    if 'container_env' in checks or 'host_tools' in checks:
         return True
     values = []
     for key, vals in (params or {}).items():

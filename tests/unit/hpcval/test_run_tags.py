@@ -61,6 +61,7 @@ def test_a_bad_tag_is_exit_2_one_line_nothing_run(tmp_path, monkeypatch, capsys)
     (['matmul'], {}, ['--parameterize=MatmulBench.runtime=apptainer'], True),
     (['matmul'], {}, ['-P', 'runtime=bare', '-n', 'runtime=charliecloud'], False),
     (['container_env'], {}, [], True),
+    (['host_tools'], {}, [], True),
 ])
 def test_uses_containers(checks, params, args, expected):
     assert run.uses_containers(checks, params, args) is expected
