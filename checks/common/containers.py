@@ -24,7 +24,13 @@ import reframe.utility.typecheck as typ
 from reframe.core.builtins import parameter, run_after, run_before, variable
 from reframe.core.containers import ContainerPlatform
 
-RUNTIMES = ('bare', 'charliecloud', 'apptainer', 'singularity', 'sarus')
+RUNTIMES = ('bare', 'charliecloud', 'podman', 'podman-hpc', 'apptainer', 'singularity', 'sarus')
+#: the ReFrame container platform of each runtime ('podman-hpc'.capitalize() is no class name)
+PLATFORMS = {'charliecloud': 'Charliecloud', 'podman': 'Podman', 'podman-hpc': 'Podman',
+             'apptainer': 'Apptainer', 'singularity': 'Singularity', 'sarus': 'Sarus'}
+#: what the host's MPI launcher and the job hand a rank in its container (podman passes
+#: nothing unless asked): the launcher's wire-up, the scheduler's, hpcval's own settings
+PODMAN_PASS_ENV = ['OMPI_*', 'PMIX_*', 'PMI_*', 'SLURM_*', 'HPCVAL_*', 'OMP_*']
 #: where the host MPI is bound inside every hpcval image (created by the base recipe)
 HOST_MPI_MOUNT = '/opt/hostmpi'
 
@@ -69,8 +75,58 @@ class Charliecloud(ContainerPlatform):
         return f'ch-run {" ".join(opts)} {self.image}{command}'
 
 
+class Podman(ContainerPlatform):
+    '''``podman run`` (or ``podman-hpc run|shared-run``) as a ReFrame container platform.
+
+    One container per rank, started by the host's launcher (the hybrid model).
+    Ranks in sibling containers share memory only in the host's IPC and PID
+    namespaces (vader's segments in /dev/shm, named by pid: without them a rank
+    segfaults or falls back to TCP), and reach the launcher's PMIx server only in
+    its network namespace; the PMIx session directory is in /tmp, bound too.
+    '''
+
+    #: ``podman`` or ``podman-hpc`` (NERSC's wrapper: squashed images, site modules)
+    command_name = variable(str, value='podman')
+    #: ``run`` (a container per rank, removed after) or podman-hpc's ``shared-run``
+    #: (one container per node, the ranks exec'd into it)
+    subcommand = variable(str, value='run')
+    #: ``--network host --ipc host --pid host``
+    host_namespaces = variable(typ.Bool, value=True)
+    #: host variables passed by name or pattern (``-e 'OMPI_*'``)
+    pass_env = variable(typ.List[str], value=list(PODMAN_PASS_ENV))
+    #: VAR=VALUE set in the container, over the image's ENV
+    env_vars = variable(typ.Dict[str, str], value={})
+    #: bind destinations mounted read-only (``:ro``): the injected host MPI is not the container's
+    read_only = variable(typ.List[str], value=[HOST_MPI_MOUNT])
+
+    def emit_prepare_commands(self, stagedir):
+        return []      # images are built by `hpcval image build --builder podman`, not pulled
+
+    def launch_command(self, stagedir):
+        super().launch_command(stagedir)
+        opts = ['--rm'] if self.subcommand == 'run' else []
+        if self.host_namespaces:
+            opts += ['--network host', '--ipc host', '--pid host']
+        opts += [f'-e {shlex.quote(p)}' for p in self.pass_env]
+        opts += [f'-e {shlex.quote(f"{k}={v}")}' for k, v in self.env_vars.items()]
+        mounts = list(self.mount_points)
+        if self.mount_stagedir:
+            mounts.append((stagedir, self.mount_stagedir))
+        opts += [f'-v {shlex.quote(src)}:{shlex.quote(dst)}' + (':ro' if self._ro(dst) else '')
+                 for src, dst in mounts]
+        if self.workdir:
+            opts.append(f'-w {self.workdir}')
+        opts += self.options
+        command = f' {self.command}' if self.command else ''
+        return f'{self.command_name} {self.subcommand} {" ".join(opts)} {self.image}{command}'
+
+    def _ro(self, dst):
+        return any(dst == d or dst.startswith(d.rstrip('/') + '/') for d in self.read_only)
+
+
 # ContainerPlatform.create() looks platforms up in that module by name.
 _containers.Charliecloud = Charliecloud
+_containers.Podman = Podman
 
 
 def image_folder(partition=None):
@@ -186,6 +242,8 @@ class ContainerMixin(Plugin):
             self.image_format = extras.get('image_format', 'dir')
             path, self.image_digest = find_image(self.image, self.image_format, image_folder(part))
             binds = extras.get('binds', [])
+        elif self.runtime in ('podman', 'podman-hpc') and 'images' not in part.extras:
+            path, binds = self._podman_image(part)
         else:
             # Apptainer/Singularity/Sarus sites name their images in the partition
             images = part.extras.get('images', {})
@@ -197,8 +255,11 @@ class ContainerMixin(Plugin):
             self.image_format = self.runtime
             self.image_digest = part.extras.get('image_digests', {}).get(path, '')
             binds = part.extras.get('binds', [])
-        self.container_platform = self.runtime.capitalize()
+        self.container_platform = PLATFORMS[self.runtime]
         cp = self.container_platform
+        if self.runtime == 'podman-hpc':
+            cp.command_name = 'podman-hpc'
+            cp.subcommand = part.extras.get('podman', {}).get('subcommand', 'run')
         cp.image = path
         cp.command = self.container_command
         if self.mpi == 'host' and self.image in self.no_host_mpi:
@@ -206,6 +267,10 @@ class ContainerMixin(Plugin):
         if self.runtime == 'charliecloud' and self.mpi == 'bundled':
             self._own_launcher(image_folder(part))
         cp.mount_points = [tuple(b.split(':', 1)) if ':' in b else (b, b) for b in binds]
+        if cp.name == 'Podman':
+            # the launcher's PMIx session directory; a bind destination need not exist in podman
+            cp.mount_points.append(('/tmp', '/tmp'))
+            cp.options = list(part.extras.get('podman', {}).get('run_args', []))
         if self.mpi != 'host':
             return
         if self.runtime == 'sarus':
@@ -229,11 +294,38 @@ class ContainerMixin(Plugin):
         cp.mount_points.append((host_lib, f'{HOST_MPI_MOUNT}/lib'))
         if spec.get('plugins'):
             cp.mount_points.append((spec['plugins'], f'{HOST_MPI_MOUNT}/plugins'))
-        if self.runtime == 'charliecloud':
+        if cp.name in ('Charliecloud', 'Podman'):
             cp.env_vars = env
         else:
             # Apptainer never imports the host's LD_LIBRARY_PATH: pass it explicitly
             cp.options = [f'--env {k}={v}' for k, v in env.items()]
+
+    def _podman_image(self, part):
+        '''(image, binds) of a podman build in the project's podman storage (``hpcval image
+        build --builder podman``; podman-hpc: migrated to its squashed store); the job gets
+        the storage's configuration in its environment.'''
+        from hpcval.containers import podman
+        from hpcval.containers.errors import ImageError
+        folder = image_folder(part)
+        try:
+            image, self.image_digest = podman.recorded(self.image, folder)
+        except ImageError as err:
+            raise ImageNotBuilt(str(err)) from None
+        self.image_format = self.runtime
+        self.env_vars.update(podman.conf_env(podman.podman_root(folder)))
+        if self.runtime == 'podman-hpc':
+            from hpcval.containers import podman_hpc
+            image, self.image_digest = podman_hpc.recorded(self.image, folder)
+            self.env_vars.update(podman_hpc.job_env(podman_hpc.podman_hpc_root(folder)))
+        return image, part.extras.get('podman', {}).get('binds', [])
+
+    @run_before('run')
+    def pass_check_env(self):
+        '''podman hands a container only what it is told: the check's own variables too.'''
+        cp = self.container_platform
+        if self.runtime in ('podman', 'podman-hpc') and cp.name == 'Podman':
+            cp.pass_env = list(dict.fromkeys([*cp.pass_env, *(k for k in self.env_vars
+                                                               if not k.startswith('CONTAINERS_'))]))
 
     def _own_launcher(self, folder):
         '''A bundled MPI of another family than the launcher's (an MPICH image under the

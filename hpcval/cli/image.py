@@ -2,7 +2,7 @@
 import sys
 import time
 
-from hpcval.containers import pipeline, recipes, store
+from hpcval.containers import pipeline, podman, recipes, store
 from hpcval.containers.errors import ImageError
 from hpcval.errors import UsageError
 
@@ -34,10 +34,14 @@ def cmd_build(args):
     pipe = _pipeline(args)
     if args.tag is not None:
         _ref(f'x:{args.tag}')
+    if args.builder == 'podman':
+        build = lambda name, **kw: podman.build(pipe, name, **kw)                     # noqa: E731
+    else:
+        build = pipe.build
     for name in args.names:
         t0 = time.monotonic()
         try:
-            results = pipe.build(name, rebuild=args.rebuild, tag=args.tag or store.DEFAULT_TAG)
+            results = build(name, rebuild=args.rebuild, tag=args.tag or store.DEFAULT_TAG)
         except pipeline.StageFailed as err:
             return _failed(err)
         stages = '; '.join(f'{r.name} ' + ', '.join(f'{k} {v if v == "cached" else f"{v:.1f} s"}'
@@ -77,6 +81,8 @@ def cmd_rm(args):
             path = folder / str(info.get('path', ''))
             if info.get('path') and path.parent == folder:
                 pipeline._remove(path)
+        if (entry.get('podman') or {}).get('image', '').startswith(podman.IMAGE_PREFIX):
+            podman.Podman(podman.podman_root(folder)).remove(entry['podman']['image'])
         print(f'hpcval image: removed {store.ref(name, tag)}')
     return 0
 
@@ -113,7 +119,8 @@ def cmd_list(args):
             test = 'build failed'
         origin = (f"import {entry['source'].get('kind', '?')}" if entry.get('source')
                   else entry.get('recipe') or ('recipe' if k in recipes.names() else '-'))
-        formats = entry.get('formats') or {'-': {}}
+        formats = dict(entry.get('formats') or ({} if entry.get('podman') else {'-': {}}))
+        rows += _podman_row(k, entry)
         for fmt, info in formats.items():
             rows.append((store.ref(*store.split_key(k)), origin, test, fmt, (info.get('digest') or '-')[:19],
                          disk_size(info.get('bytes')),
@@ -127,6 +134,17 @@ def cmd_list(args):
               + (f", {boot['mirror_from']}" if boot.get('mirror_from') else '') + ')')
     print(f'(index: {index.path})')
     return 0
+
+
+def _podman_row(k, entry):
+    '''The podman build of a recipe (``--builder podman``): a row of its own.'''
+    rec = entry.get('podman')
+    if not rec:
+        return []
+    test = 'build failed' if rec.get('build', {}).get('status') == 'failed' else rec.get('test', {}).get('status', '-')
+    from hpcval.analysis.textfmt import disk_size
+    return [(store.ref(*store.split_key(k)), rec.get('recipe', '-'), test, 'podman',
+             (rec.get('digest') or '-')[:19], disk_size(rec.get('bytes')), _age(rec.get('built')))]
 
 
 def _age(stamp):
@@ -150,6 +168,9 @@ def add_parser(sub):
     b.add_argument('--tag', help='store the image as RECIPE:TAG (default: current; its bases stay current)')
     b.add_argument('--rebuild', action='store_true', help='ignore the index and rebuild (ch-image cache still used)')
     b.add_argument('--format', help='dir,squash (default both)')
+    b.add_argument('--builder', choices=('charliecloud', 'podman'), default='charliecloud',
+                   help='ch-image (converted to dir and squash), or podman build into the project\'s podman '
+                        'storage for runtime=podman (default charliecloud)')
     b.add_argument('--images', **common)
     b.set_defaults(func=cmd_build)
     i = isub.add_parser('import', help='import an image: a docker/podman save archive (Docker or OCI), '

@@ -2,7 +2,8 @@
 
 Layout (default ``.cache/images``, or ``$HPCVAL_IMAGES``)::
 
-    index.json          one entry per image: key, stages, digests, sizes, times
+    index.json          one entry per image: key, stages, digests, sizes, times;
+                        ``podman``: the same recipe built by podman (containers/podman.py)
     <name>/             directory image (ch-run IMAGE_DIR)
     <name>.sqfs         SquashFS image (ch-run mounts it itself)
     <name>@<tag>/       the same for a tag other than ``current``

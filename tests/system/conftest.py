@@ -20,6 +20,17 @@ def openmpi_image():
 
 
 @pytest.fixture(scope='session')
+def podman_images(openmpi_image):
+    '''The openmpi and lammps recipes built by podman into the project's podman storage
+    (the chain starts from the debootstrap tree the Charliecloud build made).'''
+    if not shutil.which('podman'):
+        pytest.skip('podman missing: `make setup` as root installs it (Debian podman)')
+    proc = hpcval('image', 'build', 'openmpi', 'lammps', '--builder', 'podman', timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {k: image_index()[k]['podman'] for k in ('openmpi', 'lammps')}
+
+
+@pytest.fixture(scope='session')
 def tensorflow_image(openmpi_image):
     '''The TensorFlow image (on top of the Open MPI one): TF, mpi4py, numpy in /opt/venv.'''
     proc = hpcval('image', 'build', 'tensorflow', timeout=2400)

@@ -1,0 +1,68 @@
+"""Podman as a second runtime: the same Dockerfiles built by `podman build`, the same
+checks run as runtime=podman with the host MPI injected and with the image's own."""
+import re
+from pathlib import Path
+
+import yaml
+
+from hpcval_cli import ROOT, hpcval, image_index, run_cases as cases
+
+
+def test_podman_builds_record_a_tested_image_beside_the_charliecloud_formats(podman_images, openmpi_image):
+    for name, rec in podman_images.items():
+        assert rec['image'] == f'localhost/hpcval/{name}:current'
+        assert re.fullmatch(r'sha256:[0-9a-f]{64}', rec['digest'])
+        assert rec['test']['status'] == 'passed' and rec['build']['status'] == 'passed'
+    # two builds of one recipe: the Charliecloud formats are still there
+    assert set(openmpi_image['formats']) >= {'dir', 'squash'}
+    proc = hpcval('image', 'list')
+    rows = [ln.split() for ln in proc.stdout.splitlines() if ln.startswith('openmpi:current')]
+    assert {r[3] for r in rows} >= {'dir', 'squash', 'podman'}
+
+
+def test_the_same_checks_in_podman_prove_their_mpi(podman_images, tmp_path):
+    camp = yaml.safe_load((ROOT / 'campaigns' / 'podman.yaml').read_text())
+    camp['app']['inputs'] = [str(ROOT / 'campaigns' / i) for i in camp['app']['inputs']]
+    camp['app']['steps'] = 50
+    camp.update(repeat=1, params={'runtime': ['podman'], 'mpi': ['host', 'bundled'],
+                                  'MpiMicrobench.benchmark': ['latency']},
+                set={'MpiMicrobench.max_message_size': 1024, 'MpiMicrobench.num_iters': 200})
+    (tmp_path / 'podman-ci.yaml').write_text(yaml.safe_dump(camp))
+    proc = hpcval('run', '--campaign', tmp_path / 'podman-ci.yaml', runs=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    run = tmp_path / 'podman-ci' / 'latest'
+    got = {(tc['name'].split()[0], tc['mpi']): tc for tc in cases(run) if tc.get('runtime') == 'podman'}
+    assert set(got) == {(c, m) for c in ('MpiMicrobench', 'lammps') for m in ('host', 'bundled')}
+    for (check, mpi), tc in got.items():
+        assert tc['result'] == 'pass', tc['fail_reason']
+        image = 'openmpi' if check == 'MpiMicrobench' else 'lammps'
+        assert tc['image'] == f'{image}:current' and tc['image_format'] == 'podman'
+        assert tc['image_digest'] == podman_images[image]['digest']
+        paths = set(tc['mpi_library_path'].split(','))
+        if mpi == 'host':
+            assert paths == {'/opt/hostmpi/lib/libmpi.so.40.30.4'}, paths
+        else:
+            assert paths == {'/usr/lib/x86_64-linux-gnu/libmpi.so.40.30.4'}, paths
+    # the hybrid model: the host's mpirun starts one podman container per rank, in the
+    # host's namespaces, the injected MPI read-only
+    lines = [ln for s in Path(run, 'output').rglob('rfm_job.sh') for ln in s.read_text().splitlines()
+             if ' podman run ' in ln]
+    assert len(lines) == 4
+    for ln in lines:
+        assert ln.startswith('mpirun -np 2 podman run --rm --network host --ipc host --pid host ')
+        assert ':/rfm_workdir ' in ln and ' -w /rfm_workdir ' in ln
+    assert sum(':/opt/hostmpi/lib:ro ' in ln for ln in lines) == 2
+
+
+def test_an_image_podman_did_not_build_fails_before_submission(tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    proc = hpcval('run', 'mpi_microbench', '-S', 'MpiMicrobench.max_message_size=8',
+                  '--', '-P', 'runtime=podman', '-P', 'mpi=bundled', '-n', '%benchmark=latency',
+                  runs=tmp_path / 'runs', env={'HPCVAL_IMAGES': str(images)})
+    assert proc.returncode == 1
+    [tc] = [tc for tc in cases(tmp_path / 'runs' / 'adhoc' / 'latest') if tc['name'].startswith('MpiMicrobench')]
+    assert tc['result'] == 'fail' and tc['fail_phase'] == 'setup'
+    assert ('image openmpi:current not built with podman: run `hpcval image build openmpi --builder podman`'
+            in tc['fail_reason'])
+    assert image_index()['openmpi'].get('podman')      # the project's own index untouched
