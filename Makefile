@@ -7,7 +7,7 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.hpcval-installed
 SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium git \
               charliecloud charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark \
-              slurm-wlm munge iproute2 lammps lammps-examples hpcc likwid podman
+              slurm-wlm munge iproute2 lammps lammps-examples hpcc likwid podman lmod
 PYTEST_OPTS ?=
 
 .PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean

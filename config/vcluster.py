@@ -10,7 +10,19 @@ Two fabrics, declared with what selects them and what proves them:
 so a missing interface fails the job instead of falling back, and turns on
 the BTL's verbose selection output, which the checks parse into
 ``transport``.
+
+A site with modules: Lmod (Debian's ``lmod``) as ReFrame's modules system and
+the project's module tree ``config/modules`` (``MODULES``): ``host-openmpi``
+loads the host MPI's module, the Charliecloud platform Charliecloud's, so
+every job script says ``module load openmpi/4.1.4`` as a site's would.  Each
+job script starts Lmod itself and puts the tree on its ``MODULEPATH`` (the
+partition's ``prepare_cmds``); ReFrame, which loads the modules too while it
+writes the scripts, finds both in this process's environment, set here.
+Without Lmod installed the system falls back to ``nomod`` (ReFrame then warns
+that no module is loaded): listing and dry runs still work, ``hpcval cluster
+up`` refuses.
 """
+import glob
 import json
 import os
 import sys
@@ -33,6 +45,31 @@ try:
         NODES = int(json.load(_fp)['nodes'])
 except (OSError, ValueError, KeyError):
     NODES = 3
+
+#: the site's module tree (Lua modulefiles, NAME/VERSION.lua): the one place that names it
+MODULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'modules')
+#: Debian's Lmod: its shell set-up (defines ``module``) and the command ReFrame runs
+LMOD_INIT = '/usr/share/lmod/lmod/init/bash'
+LMOD_CMD = os.environ.get('LMOD_CMD') or '/usr/share/lmod/lmod/libexec/lmod'
+HAVE_LMOD = os.access(LMOD_CMD, os.X_OK) and os.path.exists(LMOD_INIT)
+if HAVE_LMOD:
+    # ReFrame's lmod backend needs LMOD_CMD; it loads the modules (`lmod python
+    # load`) to write the job scripts, so the tree must be on MODULEPATH here too
+    os.environ.setdefault('LMOD_CMD', LMOD_CMD)
+    _paths = [p for p in os.environ.get('MODULEPATH', '').split(':') if p]
+    if MODULES not in _paths:
+        os.environ['MODULEPATH'] = ':'.join([MODULES] + _paths)
+
+
+def module(name):
+    '''NAME/VERSION of the one modulefile of NAME in the tree: the version is the
+    file's name, which the modulefile checks against the installed package.'''
+    versions = sorted(os.path.basename(f)[:-len('.lua')]
+                      for f in glob.glob(os.path.join(MODULES, name, '*.lua')))
+    if len(versions) != 1:
+        raise ValueError(f'{MODULES}/{name}: expected one modulefile, found {versions}')
+    return f'{name}/{versions[0]}'
+
 
 _VERBOSE = {'OMPI_MCA_btl_base_verbose': '100'}
 
@@ -72,7 +109,7 @@ site_configuration = {
         'name': 'vcluster',
         'descr': f'Virtual Slurm cluster of {NODES} nodes on this machine (namespaces)',
         'hostnames': ['.*'],
-        'modules_system': 'nomod',
+        'modules_system': 'lmod' if HAVE_LMOD else 'nomod',
         'partitions': [{
             'name': 'vc',
             'descr': 'Slurm partition vc: virtual nodes, eth (shaped) + hsn (unshaped)',
@@ -80,12 +117,14 @@ site_configuration = {
             'launcher': 'srun',
             'access': ['--partition=vc'],
             'environs': ['host-openmpi'],
+            # the batch shell is not a login shell: Lmod's `module`, then the tree
+            'prepare_cmds': [f'. {LMOD_INIT}', f'module use {MODULES}'] if HAVE_LMOD else [],
             # one job at a time: every virtual node shares the same 2 cores
             'max_jobs': 1,
             'time_limit': '10m',
             'processor': {'num_cpus': 2, 'num_cpus_per_core': 1, 'num_sockets': 1,
                           'num_cpus_per_socket': 2},
-            'container_platforms': [{'type': 'Charliecloud',
+            'container_platforms': [{'type': 'Charliecloud', 'modules': [module('charliecloud')],
                                      'env_vars': [['USER', '${USER:-$(id -un)}']]}],
             'extras': {
                 'max_nodes': NODES,
@@ -112,6 +151,7 @@ site_configuration = {
         'cc': 'mpicc', 'cxx': 'mpicxx', 'ftn': 'mpif90',
         'features': ['mpi', 'openmpi'],
         'extras': {'mpi_family': 'Open MPI'},
+        'modules': [module('openmpi')],
         'env_vars': _ENV,
     }],
     'logging': _local['logging'],

@@ -41,6 +41,8 @@ MAX_NODES = 8
 #: PMIx data); each node binds its own folder over it.
 PMIX_BASE = Path('/tmp/hpcval-slurm-pmix')
 TOOLS = ('slurmctld', 'slurmd', 'sinfo', 'munged', 'ip', 'tc', 'nsenter', 'unshare')
+#: Debian's Lmod: the cluster is a site with modules (config/vcluster.py loads them in every job)
+LMOD_CMD = Path('/usr/share/lmod/lmod/libexec/lmod')
 
 
 def state_dir():
@@ -194,6 +196,9 @@ def up(nodes=3, folder=None, echo=print, timeout=90):
     _require()
     if not 1 <= nodes <= MAX_NODES:
         raise ClusterError(f'nodes must be 1..{MAX_NODES} on this machine, not {nodes}')
+    if not os.access(LMOD_CMD, os.X_OK):
+        raise ClusterError(f'missing Lmod ({LMOD_CMD}): apt-get install lmod '
+                           '(the cluster\'s jobs load their MPI and runtime as modules)')
     folder = Path(folder or state_dir())
     cl = Cluster(folder, nodes)
     st = status(folder)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import config.vcluster as site
 from hpcval_cli import ROOT, hpcval, run_cases as cases
 
 STATE = Path(os.environ.get('HPCVAL_VCLUSTER_DIR', ROOT / '.cache' / 'vcluster'))
@@ -173,6 +174,10 @@ def test_containers_across_nodes_with_host_and_bundled_mpi(vcluster, openmpi_ima
         assert tc['result'] == 'pass' and tc['hosts'] == 'node1,node2'
         assert tc['transport'] == 'between nodes tcp:hsn0'
         assert tc['mpi_library_path'].startswith('/opt/hostmpi/lib/' if mpi == 'host' else '/usr/lib/')
+    # the site's Charliecloud module, loaded by the partition's container platform
+    scripts = list((tmp_path / 'cc' / 'latest' / 'output').rglob('MpiMicrobench_*/rfm_job.sh'))
+    assert len(scripts) == 2 and all(f'module load {site.module("charliecloud")}' in p.read_text().splitlines()
+                                     for p in scripts)
 
 
 def test_gan_and_smallfile_io_across_two_nodes(vcluster, tmp_path):
@@ -227,3 +232,32 @@ def test_lammps_over_three_nodes_then_a_proposal(vcluster, tmp_path):
     plan_rows = pd.read_csv(out / 'tables' / 'plan.csv')
     assert len(plan_rows) == 1 and plan_rows['node_hours'].iloc[0] > 0
     assert 'Only 3 node counts measured' in (out / 'report.md').read_text()
+
+
+def test_jobs_load_the_host_mpi_as_a_module(vcluster, tmp_path):
+    '''A site with modules: ReFrame (Lmod backend) writes `module load openmpi/...` into the
+    job script, and on both nodes the ranks run with what the module set.'''
+    openmpi = site.module('openmpi')
+    # after the benchmark: what Lmod says is loaded, and on each node the module's own variable
+    probe = ('module -t list; srun --ntasks-per-node=1 sh -c '
+             '\'echo "# module on $(hostname): $HPCVAL_MODULE_OPENMPI $LOADEDMODULES"\'')
+    proc = hpcval('run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '2', '--name', 'lmod',
+                  '-S', 'MpiMicrobench.max_message_size=8', '-S', 'MpiMicrobench.num_iters=200',
+                  '-S', f'MpiMicrobench.postrun_cmds={probe}',
+                  '--', '-P', 'fabric=hsn', '-n', '%benchmark=latency', runs=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    run = tmp_path / 'lmod' / 'latest'
+    [tc] = [tc for tc in cases(run) if tc['name'].startswith('MpiMicrobench')]
+    assert tc['result'] == 'pass' and tc['hosts'] == 'node1,node2'
+    [out] = (run / 'output').rglob('MpiMicrobench_*/rfm_job.sh')
+    script = out.read_text().splitlines()
+    # Lmod started and the tree put on MODULEPATH before ReFrame's own module line
+    assert script.index(f'. {site.LMOD_INIT}') < script.index(f'module use {site.MODULES}') \
+        < script.index(f'module load {openmpi}')
+    [build] = (run / 'output').rglob('build_osu_mpi_*/rfm_build.sh')
+    assert f'module load {openmpi}' in build.read_text().splitlines()     # compiled with it too
+    version = openmpi.split('/')[1]
+    said = (out.parent / 'rfm_job.out').read_text()
+    assert sorted(re.findall(r'^# module on (node\d): (.*)$', said, re.M)) == [
+        ('node1', f'{version} {openmpi}'), ('node2', f'{version} {openmpi}')]
+    assert openmpi in (out.parent / 'rfm_job.err').read_text().split()          # module -t list
