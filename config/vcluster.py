@@ -125,7 +125,10 @@ site_configuration = {
             'processor': {'num_cpus': 2, 'num_cpus_per_core': 1, 'num_sockets': 1,
                           'num_cpus_per_socket': 2},
             'container_platforms': [{'type': 'Charliecloud', 'modules': [module('charliecloud')],
-                                     'env_vars': [['USER', '${USER:-$(id -un)}']]}],
+                                     'env_vars': [['USER', '${USER:-$(id -un)}']]},
+                                    # Debian's podman is the system's (no module); podman-hpc's
+                                    # module is loaded by the runtime=podman-hpc cases
+                                    {'type': 'Podman'}],
             'extras': {
                 'max_nodes': NODES,
                 # the nodes share this machine's CPUs with ReFrame itself: one case
