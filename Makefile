@@ -7,7 +7,8 @@ BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.hpcval-installed
 SYS_PKGS   := openmpi-bin libopenmpi-dev gcc make python3-venv chromium git \
               charliecloud charliecloud-builders debootstrap squashfs-tools squashfuse python3-lark \
-              slurm-wlm munge iproute2 lammps lammps-examples hpcc likwid podman lmod
+              slurm-wlm munge iproute2 lammps lammps-examples hpcc likwid lmod \
+              podman fuse-overlayfs inotify-tools libc6-dev zlib1g-dev liblz4-dev dpkg-dev
 PYTEST_OPTS ?=
 
 .PHONY: setup sysdeps demo test test-unit test-integration test-system clean distclean

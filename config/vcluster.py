@@ -138,6 +138,8 @@ site_configuration = {
                 'fabrics': FABRICS,
                 'host_mpi': HOST_MPI,
                 'charliecloud': {'image_format': 'dir', 'binds': []},
+                # runtime=podman-hpc cases load podman-hpc's module (the wrapper is pip's)
+                'podman': {'podman_hpc_modules': [module('podman-hpc')]},
                 # home and work are this machine's, seen by every virtual
                 # node; each node mounts its own /dev/shm (node-local)
                 'io_targets': IO_TARGETS,

@@ -316,7 +316,9 @@ class ContainerMixin(Plugin):
         if self.runtime == 'podman-hpc':
             from hpcval.containers import podman_hpc
             image, self.image_digest = podman_hpc.recorded(self.image, folder)
-            self.env_vars.update(podman_hpc.job_env(podman_hpc.podman_hpc_root(folder)))
+            self.env_vars.update(podman_hpc.job_env(podman_hpc.podman_hpc_root(folder),
+                                                    launcher=part.launcher_type.registered_name))
+            self.modules += part.extras.get('podman', {}).get('podman_hpc_modules', [])
         return image, part.extras.get('podman', {}).get('binds', [])
 
     @run_before('run')
@@ -325,7 +327,12 @@ class ContainerMixin(Plugin):
         cp = self.container_platform
         if self.runtime in ('podman', 'podman-hpc') and cp.name == 'Podman':
             cp.pass_env = list(dict.fromkeys([*cp.pass_env, *(k for k in self.env_vars
-                                                               if not k.startswith('CONTAINERS_'))]))
+                                                               if not self._runtime_side(k))]))
+
+    @staticmethod
+    def _runtime_side(var):
+        '''A variable for podman itself, not for the program: the image's PATH stays its own.'''
+        return var in ('PATH', 'USER', 'SQUASH_DIR') or var.startswith(('CONTAINERS_', 'PODMANHPC_'))
 
     def _own_launcher(self, folder):
         '''A bundled MPI of another family than the launcher's (an MPICH image under the

@@ -34,8 +34,10 @@ def cmd_build(args):
     pipe = _pipeline(args)
     if args.tag is not None:
         _ref(f'x:{args.tag}')
-    if args.builder == 'podman':
+    if args.builder in ('podman', 'podman-hpc'):
         build = lambda name, **kw: podman.build(pipe, name, **kw)                     # noqa: E731
+    if args.builder == 'podman-hpc':
+        build = lambda name, **kw: _migrated(pipe, podman.build(pipe, name, **kw), **kw)  # noqa: E731
     else:
         build = pipe.build
     for name in args.names:
@@ -48,6 +50,19 @@ def cmd_build(args):
                                                      for k, v in r.stages.items()) for r in results)
         print(f'hpcval image: {name} ready in {time.monotonic() - t0:.1f} s ({stages})')
     return 0
+
+
+def _migrated(pipe, results, tag=store.DEFAULT_TAG, rebuild=False):
+    '''podman-hpc's squashed copy of the podman build just made (the last of ``results``).'''
+    from hpcval.containers import podman_hpc
+    name = store.parse_ref(results[-1].name.split()[0])[0]
+    try:
+        _, _, seconds = podman_hpc.migrate(pipe.folder, name, tag)
+    except ImageError as err:
+        raise pipeline.StageFailed(f'{store.ref(name, tag)} (podman-hpc)', 'migrate', str(err)) from None
+    res = pipeline.Result(f'{store.ref(name, tag)} (podman-hpc)')
+    res.stages['migrate'] = seconds.get('total', 'cached')
+    return [*results, res]
 
 
 def cmd_import(args):
@@ -168,9 +183,10 @@ def add_parser(sub):
     b.add_argument('--tag', help='store the image as RECIPE:TAG (default: current; its bases stay current)')
     b.add_argument('--rebuild', action='store_true', help='ignore the index and rebuild (ch-image cache still used)')
     b.add_argument('--format', help='dir,squash (default both)')
-    b.add_argument('--builder', choices=('charliecloud', 'podman'), default='charliecloud',
-                   help='ch-image (converted to dir and squash), or podman build into the project\'s podman '
-                        'storage for runtime=podman (default charliecloud)')
+    b.add_argument('--builder', choices=('charliecloud', 'podman', 'podman-hpc'), default='charliecloud',
+                   help='ch-image (converted to dir and squash); podman build into the project\'s podman '
+                        'storage (runtime=podman); podman-hpc: the same, then migrated to podman-hpc\'s '
+                        'squashed store (runtime=podman-hpc) (default charliecloud)')
     b.add_argument('--images', **common)
     b.set_defaults(func=cmd_build)
     i = isub.add_parser('import', help='import an image: a docker/podman save archive (Docker or OCI), '

@@ -22,10 +22,12 @@ def openmpi_image():
 @pytest.fixture(scope='session')
 def podman_images(openmpi_image):
     '''The openmpi and lammps recipes built by podman into the project's podman storage
-    (the chain starts from the debootstrap tree the Charliecloud build made).'''
+    (the chain starts from the debootstrap tree the Charliecloud build made), and
+    migrated to podman-hpc's squash store.'''
     if not shutil.which('podman'):
         pytest.skip('podman missing: `make setup` as root installs it (Debian podman)')
-    proc = hpcval('image', 'build', 'openmpi', 'lammps', '--builder', 'podman', timeout=1800)
+    # podman-hpc's squashed copies too (runtime=podman-hpc): the same image ids
+    proc = hpcval('image', 'build', 'openmpi', 'lammps', '--builder', 'podman-hpc', timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {k: image_index()[k]['podman'] for k in ('openmpi', 'lammps')}
 

@@ -24,19 +24,22 @@ def test_the_same_checks_in_podman_prove_their_mpi(podman_images, tmp_path):
     camp = yaml.safe_load((ROOT / 'campaigns' / 'podman.yaml').read_text())
     camp['app']['inputs'] = [str(ROOT / 'campaigns' / i) for i in camp['app']['inputs']]
     camp['app']['steps'] = 50
-    camp.update(repeat=1, params={'runtime': ['podman'], 'mpi': ['host', 'bundled'],
+    camp.update(repeat=1, params={'runtime': ['podman', 'podman-hpc'], 'mpi': ['host', 'bundled'],
                                   'MpiMicrobench.benchmark': ['latency']},
                 set={'MpiMicrobench.max_message_size': 1024, 'MpiMicrobench.num_iters': 200})
     (tmp_path / 'podman-ci.yaml').write_text(yaml.safe_dump(camp))
     proc = hpcval('run', '--campaign', tmp_path / 'podman-ci.yaml', runs=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:]
     run = tmp_path / 'podman-ci' / 'latest'
-    got = {(tc['name'].split()[0], tc['mpi']): tc for tc in cases(run) if tc.get('runtime') == 'podman'}
-    assert set(got) == {(c, m) for c in ('MpiMicrobench', 'lammps') for m in ('host', 'bundled')}
-    for (check, mpi), tc in got.items():
+    got = {(tc['name'].split()[0], tc['runtime'], tc['mpi']): tc for tc in cases(run)
+           if tc.get('runtime', '').startswith('podman')}
+    assert set(got) == {(c, r, m) for c in ('MpiMicrobench', 'lammps') for r in ('podman', 'podman-hpc')
+                        for m in ('host', 'bundled')}
+    for (check, runtime, mpi), tc in got.items():
         assert tc['result'] == 'pass', tc['fail_reason']
         image = 'openmpi' if check == 'MpiMicrobench' else 'lammps'
-        assert tc['image'] == f'{image}:current' and tc['image_format'] == 'podman'
+        # podman-hpc runs the same image, from its squash store
+        assert tc['image'] == f'{image}:current' and tc['image_format'] == runtime
         assert tc['image_digest'] == podman_images[image]['digest']
         paths = set(tc['mpi_library_path'].split(','))
         if mpi == 'host':
@@ -46,12 +49,18 @@ def test_the_same_checks_in_podman_prove_their_mpi(podman_images, tmp_path):
     # the hybrid model: the host's mpirun starts one podman container per rank, in the
     # host's namespaces, the injected MPI read-only
     lines = [ln for s in Path(run, 'output').rglob('rfm_job.sh') for ln in s.read_text().splitlines()
-             if ' podman run ' in ln]
-    assert len(lines) == 4
+             if ln.startswith('mpirun ')]
+    assert len(lines) == 8
     for ln in lines:
-        assert ln.startswith('mpirun -np 2 podman run --rm --network host --ipc host --pid host ')
+        assert re.match(r'mpirun -np 2 podman(-hpc)? run --rm --network host --ipc host --pid host ', ln)
         assert ':/rfm_workdir ' in ln and ' -w /rfm_workdir ' in ln
-    assert sum(':/opt/hostmpi/lib:ro ' in ln for ln in lines) == 2
+    assert sum(':/opt/hostmpi/lib:ro ' in ln for ln in lines) == 4
+    # podman-hpc's environment: its site config and squash store, for podman-hpc itself only
+    for script in Path(run, 'output').rglob('rfm_job.sh'):
+        text = script.read_text()
+        if 'podman-hpc run' in text:
+            assert 'export SQUASH_DIR=' in text and 'export PODMANHPC_CONFIG_FILE=' in text
+            assert "-e PATH" not in text and '-e SQUASH_DIR' not in text
 
 
 def test_an_image_podman_did_not_build_fails_before_submission(tmp_path):

@@ -181,23 +181,32 @@ def test_containers_across_nodes_with_host_and_bundled_mpi(vcluster, openmpi_ima
 
 
 def test_podman_across_nodes_with_host_and_bundled_mpi(vcluster, podman_images, tmp_path):
-    # srun starts one `podman run` per rank on each node, in the node's network
+    # srun starts one `podman run` (`podman-hpc run`, each node with its own podman state,
+    # the image from the shared squash store) per rank on each node, in the node's network
     # namespace (--network host): the same proof as Charliecloud, over hsn
     proc = hpcval('run', 'mpi_microbench', '--system', 'vcluster', '--nodes', '2', '--name', 'pm',
                   '-S', 'MpiMicrobench.max_message_size=8', '-S', 'MpiMicrobench.num_iters=200',
-                  '--', '-P', 'runtime=podman', '-P', 'mpi=host,bundled', '-P', 'fabric=hsn',
+                  '--', '-P', 'runtime=podman,podman-hpc', '-P', 'mpi=host,bundled', '-P', 'fabric=hsn',
                   '-n', '%benchmark=latency', runs=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    got = {tc['mpi']: tc for tc in cases(tmp_path / 'pm' / 'latest') if tc['name'].startswith('MpiMicrobench')}
-    assert set(got) == {'host', 'bundled'}
-    for mpi, tc in got.items():
+    got = {(tc['runtime'], tc['mpi']): tc for tc in cases(tmp_path / 'pm' / 'latest')
+           if tc['name'].startswith('MpiMicrobench')}
+    assert set(got) == {(r, m) for r in ('podman', 'podman-hpc') for m in ('host', 'bundled')}
+    for (runtime, mpi), tc in got.items():
+        assert tc['image_format'] == runtime
         assert tc['result'] == 'pass' and tc['hosts'] == 'node1,node2'
         assert tc['transport'] == 'between nodes tcp:hsn0'
         assert tc['image_digest'] == podman_images['openmpi']['digest']
         assert tc['mpi_library_path'] == ('/opt/hostmpi/lib/libmpi.so.40.30.4' if mpi == 'host'
                                           else '/usr/lib/x86_64-linux-gnu/libmpi.so.40.30.4')
-    for script in (tmp_path / 'pm' / 'latest' / 'output').rglob('MpiMicrobench_*/rfm_job.sh'):
-        assert any(ln.startswith('srun podman run --rm --network host ') for ln in script.read_text().splitlines())
+    scripts = list((tmp_path / 'pm' / 'latest' / 'output').rglob('MpiMicrobench_*/rfm_job.sh'))
+    assert len(scripts) == 4
+    for script in scripts:
+        lines = script.read_text().splitlines()
+        hpc = any(ln.startswith('srun podman-hpc run --rm --network host ') for ln in lines)
+        assert hpc or any(ln.startswith('srun podman run --rm --network host ') for ln in lines)
+        # the site's podman-hpc module, for the podman-hpc cases only
+        assert (f'module load {site.module("podman-hpc")}' in lines) is hpc
 
 
 def test_gan_and_smallfile_io_across_two_nodes(vcluster, tmp_path):
