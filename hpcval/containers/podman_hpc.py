@@ -371,7 +371,7 @@ def squashed(root, digest):
 def migrate(pipe_folder, name, tag=store.DEFAULT_TAG, log=None, root=None):
     '''The podman build ``localhost/hpcval/NAME:TAG`` (project podman storage) into
     podman-hpc's squash store; recorded as the index entry's ``podman_hpc``.  Returns
-    (image, digest, seconds).  Already squashed (same image id): only checked and recorded.
+    (image, digest, seconds of each step, {} when it was squashed before: then only checked).
     ``root``: another podman-hpc folder (tests), then nothing is recorded.'''
     folder = Path(pipe_folder)
     record = root is None
@@ -430,7 +430,7 @@ def migrate(pipe_folder, name, tag=store.DEFAULT_TAG, log=None, root=None):
                'migrated': store.now(), 'podman_hpc': VERSION}
     entry['podman_hpc'] = rec
     index.save()
-    return image, digest, rec.get('seconds', {})
+    return image, digest, seconds          # {} when it was squashed before
 
 
 def recorded(ref, folder):
