@@ -31,6 +31,8 @@ PLATFORMS = {'charliecloud': 'Charliecloud', 'podman': 'Podman', 'podman-hpc': '
 #: what the host's MPI launcher and the job hand a rank in its container (podman passes
 #: nothing unless asked): the launcher's wire-up, the scheduler's, hpcval's own settings
 PODMAN_PASS_ENV = ['OMPI_*', 'PMIX_*', 'PMI_*', 'SLURM_*', 'HPCVAL_*', 'OMP_*']
+#: the command a podman-hpc shared-run container runs, written into the stage directory
+SHARED_RUN_SCRIPT = 'hpcval_rank.sh'
 #: where the host MPI is bound inside every hpcval image (created by the base recipe)
 HOST_MPI_MOUNT = '/opt/hostmpi'
 
@@ -259,7 +261,9 @@ class ContainerMixin(Plugin):
         cp = self.container_platform
         if self.runtime == 'podman-hpc':
             cp.command_name = 'podman-hpc'
-            cp.subcommand = part.extras.get('podman', {}).get('subcommand', 'run')
+            # one container per node: podman-hpc's squashfuse mount is then made once; with a
+            # container per rank the mounts stack and one left busy is never unmounted
+            cp.subcommand = part.extras.get('podman', {}).get('subcommand', 'shared-run')
         cp.image = path
         cp.command = self.container_command
         if self.mpi == 'host' and self.image in self.no_host_mpi:
@@ -328,6 +332,13 @@ class ContainerMixin(Plugin):
         if self.runtime in ('podman', 'podman-hpc') and cp.name == 'Podman':
             cp.pass_env = list(dict.fromkeys([*cp.pass_env, *(k for k in self.env_vars
                                                                if not self._runtime_side(k))]))
+        if cp.name == 'Podman' and cp.subcommand == 'shared-run' and cp.command:
+            # podman-hpc 1.2.2's shared-run reads the program's arguments as podman's own
+            # (`lmp -in x` -> "-i n"): the program goes in a script, its arguments with it
+            with open(os.path.join(self.stagedir, SHARED_RUN_SCRIPT), 'w') as fp:
+                fp.write(f'# the command of each rank (checks/common/containers.py)\nexec {cp.command}\n')
+            cp.command = f'sh {cp.workdir or "/rfm_workdir"}/{SHARED_RUN_SCRIPT}'
+            self.keep_files = [*self.keep_files, SHARED_RUN_SCRIPT]
 
     @staticmethod
     def _runtime_side(var):

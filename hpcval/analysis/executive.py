@@ -16,7 +16,8 @@ from hpcval.analysis.textfmt import fmt, short_series
 
 #: a variant, and what the summary says about each
 VARIANT_COLUMNS = ['system', 'partition', 'runtime', 'mpi', 'fabric']
-WHERE_COLUMNS = ['mpi_library', 'transport', 'image', 'image_digest']
+#: mpi_library_path: the file each rank loaded (what proves host vs bundled MPI in a container)
+WHERE_COLUMNS = ['mpi_library', 'mpi_library_path', 'transport', 'image', 'image_digest']
 #: headlines shown in the summary; the rest are in tables/headlines.csv
 MAX_HEADLINES = 24
 

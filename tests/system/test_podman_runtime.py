@@ -55,6 +55,14 @@ def test_the_same_checks_in_podman_prove_their_mpi(podman_images, tmp_path):
         assert re.match(r'mpirun -np 2 podman(-hpc)? run --rm --network host --ipc host --pid host ', ln)
         assert ':/rfm_workdir ' in ln and ' -w /rfm_workdir ' in ln
     assert sum(':/opt/hostmpi/lib:ro ' in ln for ln in lines) == 4
+    # the report's summary says, per runtime and MPI mode, which library file the ranks loaded
+    proc = hpcval('report', run, '-o', tmp_path / 'report')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = (tmp_path / 'report' / 'report.md').read_text().split('## ')[1]
+    for runtime in ('podman', 'podman-hpc'):
+        for mpi, lib in (('host', '/opt/hostmpi/lib/'), ('bundled', '/usr/lib/x86_64-linux-gnu/')):
+            rows = [ln for ln in summary.splitlines() if f'| {runtime} | {mpi} |' in ln]
+            assert rows and all(f'{lib}libmpi.so.40.30.4' in ln for ln in rows), (runtime, mpi, rows)
     # podman-hpc's environment: its site config and squash store, for podman-hpc itself only
     for script in Path(run, 'output').rglob('rfm_job.sh'):
         text = script.read_text()

@@ -55,3 +55,37 @@ def test_podman_hpc_shared_run_keeps_the_container():
              mount_stagedir=None, workdir=None, options=['--openmpi-pmix'])
     assert cp.launch_command('/s') == ('podman-hpc shared-run --openmpi-pmix '
                                        'localhost/hpcval/openmpi:current /opt/hpcval/bin/osu_mpi latency')
+
+
+def _check(tmp_path, runtime, subcommand):
+    from types import SimpleNamespace
+
+    from common.containers import ContainerMixin
+    cp = _cp(command_name='podman-hpc' if runtime == 'podman-hpc' else 'podman', subcommand=subcommand,
+             command='lmp -in in.lj -var steps 200')
+    return SimpleNamespace(runtime=runtime, container_platform=cp, stagedir=str(tmp_path), keep_files=[],
+                           env_vars={'OMP_NUM_THREADS': '1', 'PATH': '/x:$PATH', 'SQUASH_DIR': '/s',
+                                     'PODMANHPC_CONFIG_FILE': '/c', 'CONTAINERS_CONF': '/cc'},
+                           _runtime_side=ContainerMixin._runtime_side), ContainerMixin.pass_check_env
+
+
+def test_the_checks_variables_are_passed_but_not_podmans_own(tmp_path):
+    check, hook = _check(tmp_path, 'podman-hpc', 'run')
+    hook(check)
+    passed = check.container_platform.pass_env
+    assert 'OMP_NUM_THREADS' in passed and 'OMPI_*' in passed
+    # the image keeps its own PATH; podman-hpc's and podman's settings are not the program's
+    assert not {'PATH', 'SQUASH_DIR', 'PODMANHPC_CONFIG_FILE', 'CONTAINERS_CONF'} & set(passed)
+    assert check.container_platform.command == 'lmp -in in.lj -var steps 200'
+
+
+def test_shared_run_gets_the_command_from_a_script(tmp_path):
+    '''podman-hpc 1.2.2's shared-run would read "-in" as podman's "-i n".'''
+    check, hook = _check(tmp_path, 'podman-hpc', 'shared-run')
+    hook(check)
+    assert check.container_platform.command == 'sh /rfm_workdir/hpcval_rank.sh'
+    assert (tmp_path / 'hpcval_rank.sh').read_text().splitlines()[-1] == 'exec lmp -in in.lj -var steps 200'
+    assert check.keep_files == ['hpcval_rank.sh']
+    words = shlex.split(check.container_platform.launch_command(str(tmp_path)))
+    assert words[:2] == ['podman-hpc', 'shared-run'] and '--rm' not in words
+    assert not [w for w in words[words.index('localhost/hpcval/openmpi:current'):] if w.startswith('-')]
