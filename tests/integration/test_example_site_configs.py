@@ -1,4 +1,4 @@
-"""The example site configs for Apptainer and Sarus, checked by ReFrame
+"""The example site configs (Apptainer, Sarus, podman-hpc, fabrics), checked by ReFrame
 --dry-run: the generated job scripts carry the binds, env, image and launcher."""
 import os
 import subprocess
@@ -109,3 +109,24 @@ def test_a_fabric_the_partition_does_not_declare_is_skipped(tmp_path):
          '--perflogdir', str(tmp_path / 'perflogs')],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "fabric 'opa' is not declared in partition slingshot:normal (declared: cxi, tcp)" in proc.stdout
+
+
+def test_podman_hpc_site_shared_run_with_host_and_bundled_mpi(tmp_path):
+    scripts = dry_run(tmp_path, 'podman_hpc_slurm.py', 'podman-hpc-site',
+                      '-P', 'runtime=podman-hpc', '-P', 'mpi=host,bundled')
+    assert len(scripts) == 2
+    assert all('#SBATCH --constraint=cpu' in s for s in scripts.values())
+    lines = launch_lines(scripts, 'podman-hpc shared-run')
+    assert len(lines) == 2
+    host = [ln for ln in lines if ':/opt/hostmpi/lib:ro' in ln]
+    assert len(host) == 1
+    assert '-v /opt/openmpi/5.0.5/lib:/opt/hostmpi/lib:ro' in host[0]
+    assert '-e LD_LIBRARY_PATH=/opt/hostmpi/lib' in host[0] and '-e OMPI_MCA_pml=ucx' in host[0]
+    for ln in lines:
+        assert '--network host --ipc host --pid host' in ln and "-e 'SLURM_*'" in ln and "-e 'PMIX_*'" in ln
+        assert '-v /pscratch:/scratch' in ln and ' --openmpi-pmix ' in ln and ':/rfm_workdir ' in ln
+        # the site's image, each rank's command from its script (shared-run parses what follows)
+        assert ln.endswith('registry.example.org/hpcval/openmpi:1.0 sh /rfm_workdir/hpcval_rank.sh')
+    rank = list((tmp_path / 'stage').rglob('hpcval_rank.sh'))
+    assert len(rank) == 2 and all(r.read_text().splitlines()[-1].startswith('exec /opt/hpcval/bin/osu_mpi latency')
+                                  for r in rank)
