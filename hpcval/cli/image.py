@@ -34,9 +34,9 @@ def cmd_build(args):
     pipe = _pipeline(args)
     if args.tag is not None:
         _ref(f'x:{args.tag}')
-    if args.builder in ('podman', 'podman-hpc'):
+    if args.builder == 'podman':
         build = lambda name, **kw: podman.build(pipe, name, **kw)                     # noqa: E731
-    if args.builder == 'podman-hpc':
+    elif args.builder == 'podman-hpc':
         build = lambda name, **kw: _migrated(pipe, podman.build(pipe, name, **kw), **kw)  # noqa: E731
     else:
         build = pipe.build

@@ -52,9 +52,15 @@ def test_the_same_checks_in_podman_prove_their_mpi(podman_images, tmp_path):
              if ln.startswith('mpirun ')]
     assert len(lines) == 8
     for ln in lines:
-        assert re.match(r'mpirun -np 2 podman(-hpc)? run --rm --network host --ipc host --pid host ', ln)
+        # podman: a container per rank; podman-hpc: one per node, each rank's command from its script
+        assert re.match(r'mpirun -np 2 (podman run --rm|podman-hpc shared-run) --network host --ipc host --pid host ',
+                        ln)
         assert ':/rfm_workdir ' in ln and ' -w /rfm_workdir ' in ln
+        assert ('podman-hpc' in ln) is ln.endswith(' sh /rfm_workdir/hpcval_rank.sh')
     assert sum(':/opt/hostmpi/lib:ro ' in ln for ln in lines) == 4
+    # podman-hpc's squashfuse mounts of the image went with the containers
+    squash = str(ROOT / '.cache' / 'podman-hpc' / 'squash')
+    assert not [m for m in Path('/proc/self/mounts').read_text().splitlines() if squash in m]
     # the report's summary says, per runtime and MPI mode, which library file the ranks loaded
     proc = hpcval('report', run, '-o', tmp_path / 'report')
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -203,7 +203,8 @@ def test_podman_across_nodes_with_host_and_bundled_mpi(vcluster, podman_images, 
     assert len(scripts) == 4
     for script in scripts:
         lines = script.read_text().splitlines()
-        hpc = any(ln.startswith('srun podman-hpc run --rm --network host ') for ln in lines)
+        # podman-hpc: one container per node (shared-run), the ranks started in it by srun's tasks
+        hpc = any(ln.startswith('srun podman-hpc shared-run --network host ') for ln in lines)
         assert hpc or any(ln.startswith('srun podman run --rm --network host ') for ln in lines)
         # the site's podman-hpc module, for the podman-hpc cases only
         assert (f'module load {site.module("podman-hpc")}' in lines) is hpc

@@ -163,8 +163,12 @@ def test_the_site_config_loads_its_modules_in_every_job():
     [environ] = conf['environments']
     assert system['modules_system'] == ('lmod' if site.HAVE_LMOD else 'nomod')
     assert environ['modules'] == [site.module('openmpi')]
-    [cc] = part['container_platforms']
-    assert cc['type'] == 'Charliecloud' and cc['modules'] == [site.module('charliecloud')]
+    platforms = {p['type']: p for p in part['container_platforms']}
+    assert set(platforms) == {'Charliecloud', 'Podman'}
+    assert platforms['Charliecloud']['modules'] == [site.module('charliecloud')]
+    # Debian's podman is the system's; podman-hpc's module is loaded by its cases alone
+    assert not platforms['Podman'].get('modules')
+    assert part['extras']['podman']['podman_hpc_modules'] == [site.module('podman-hpc')]
     if site.HAVE_LMOD:
         # the batch shell is not a login shell: Lmod first, then the tree
         assert part['prepare_cmds'] == [f'. {site.LMOD_INIT}', f'module use {TREE}']
